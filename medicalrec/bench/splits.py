@@ -1,0 +1,73 @@
+"""Seeded, grouped splits: no group (``ref`` or task) is ever on both sides.
+
+* record protocol: folds grouped by ``ref`` (no article on both sides),
+* task protocol: folds grouped by task (leave-task-out when ``n_splits`` equals the number of tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.bench.tasks import with_task_ids
+from medicalrec.errors import ConfigError
+
+
+def grouped_folds(groups: pd.Series | np.ndarray, n_splits: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(train_positions, test_positions)``; groups are shuffled with ``seed`` then dealt
+    round-robin by size (largest first) so folds are balanced in records.
+
+    ``n_splits`` larger than the number of groups is clipped (leave-one-group-out).
+    """
+    values = np.asarray(pd.Series(groups).astype(str))
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    if len(unique) < 2:
+        raise ConfigError(f"need at least 2 groups to split, found {len(unique)}")
+    n_splits = min(int(n_splits), len(unique))
+    if n_splits < 2:
+        raise ConfigError(f"need at least 2 folds, got {n_splits}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(unique))
+    order = order[np.argsort(-counts[order], kind="stable")]
+    fold_of_group = np.empty(len(unique), dtype=int)
+    load = np.zeros(n_splits, dtype=int)
+    for group in order:
+        fold = int(np.argmin(load))
+        fold_of_group[group] = fold
+        load[fold] += counts[group]
+    fold_of_record = fold_of_group[inverse]
+    positions = np.arange(len(values))
+    for fold in range(n_splits):
+        test = fold_of_record == fold
+        yield positions[~test], positions[test]
+
+
+def split_groups(records: pd.DataFrame, protocol: str) -> pd.Series:
+    """The grouping column of a protocol: ``ref`` for record, ``task_id`` for task."""
+    if protocol == C.PROTOCOL_RECORD:
+        return records[C.REF].astype(str)
+    if protocol == C.PROTOCOL_TASK:
+        return with_task_ids(records)[C.TASK_ID]
+    raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
+
+
+def protocol_folds(records: pd.DataFrame, protocol: str, n_splits: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Grouped folds for a protocol, as positions into ``records``."""
+    return grouped_folds(split_groups(records, protocol), n_splits, seed)
+
+
+def validation_split(groups: pd.Series | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One grouped train/validation split with about ``fraction`` of the groups held out
+    (at least one group on each side when there are two or more)."""
+    values = np.asarray(pd.Series(groups).astype(str))
+    unique = np.unique(values)
+    rng = np.random.default_rng(seed)
+    n_val = int(round(len(unique) * fraction))
+    n_val = min(max(n_val, 1 if len(unique) > 1 else 0), max(len(unique) - 1, 0))
+    held = set(rng.choice(unique, size=n_val, replace=False).tolist()) if n_val else set()
+    is_val = np.isin(values, list(held))
+    positions = np.arange(len(values))
+    return positions[~is_val], positions[is_val]

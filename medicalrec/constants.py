@@ -1,0 +1,76 @@
+"""Every column name the code base uses, in one place (spec: ``shared/spec/bench-schema.md``).
+
+Schema changes start here, together with the README and the tests that depend on them.
+"""
+
+SCHEMA_VERSION = "1"
+
+# Identity of a record.
+REF = "ref"
+TASK = "task"
+MODEL = "model"
+
+# Task description.
+DOMAIN = "domain"
+MODALITY = "modality"
+TASK_TYPE = "task_type"
+N_SAMPLES = "n_samples"
+N_TRAIN = "n_train"
+N_TEST = "n_test"
+N_VAL = "n_val"
+K_FOLD = "k_fold"
+WIDTH = "width"
+HEIGHT = "height"
+CHANNELS = "channels"
+N_CLASSES = "n_classes"
+AUGMENTATION = "augmentation"
+
+# Reported performance (fractions in [0, 1]).
+ACCURACY = "accuracy"
+PRECISION = "precision"
+RECALL = "recall"
+F1 = "f1"
+AUC = "auc"
+BALANCED_ACCURACY = "balanced_accuracy"
+
+# Columns the code derives; never read from a file.
+TASK_ID = "task_id"
+RELEVANCE = "relevance"
+RELEVANCE_METRIC = "relevance_metric"
+ORIGIN = "origin"
+
+CATEGORICAL_COLUMNS = (DOMAIN, MODALITY, TASK_TYPE)
+BOOLEAN_COLUMNS = (AUGMENTATION,)
+COUNT_COLUMNS = (N_SAMPLES, N_TRAIN, N_TEST, N_VAL, K_FOLD, WIDTH, HEIGHT, CHANNELS, N_CLASSES)
+METRIC_COLUMNS = (ACCURACY, PRECISION, RECALL, F1, AUC, BALANCED_ACCURACY)
+TEXT_COLUMNS = (REF, TASK, MODEL)
+
+# Canonical column order of a bench file.
+CANONICAL_COLUMNS = (
+    REF, TASK, DOMAIN, MODALITY, TASK_TYPE,
+    N_SAMPLES, N_TRAIN, N_TEST, N_VAL, K_FOLD, WIDTH, HEIGHT, CHANNELS, N_CLASSES,
+    AUGMENTATION, ACCURACY, PRECISION, RECALL, F1, AUC, BALANCED_ACCURACY, MODEL,
+)
+
+# Columns that describe a task rather than one model's result on it: records of one ref that agree
+# on all of them form one task when a file has no ``task`` column.
+TASK_DESCRIPTION_COLUMNS = (
+    DOMAIN, MODALITY, TASK_TYPE, N_SAMPLES, N_TRAIN, N_TEST, N_VAL, K_FOLD,
+    WIDTH, HEIGHT, CHANNELS, N_CLASSES,
+)
+
+# Order in which the task protocol picks the relevance metric of a task (spec, "task" protocol).
+RELEVANCE_PRIORITY = (AUC, ACCURACY, BALANCED_ACCURACY, F1)
+
+TASK_TYPES = ("binary", "multi-class", "multi-label", "ordinal")
+
+# Evaluation.
+PROTOCOL_RECORD = "record"
+PROTOCOL_TASK = "task"
+PROTOCOLS = (PROTOCOL_RECORD, PROTOCOL_TASK)
+RECORD_KS = (1, 5, 10, 20, 50, 100)
+TASK_KS = (1, 3, 5)
+
+# Scoring output.
+RANK = "rank"
+SCORE = "score"

@@ -1,0 +1,150 @@
+"""Turn task descriptions into what recommenders consume, with no torch and no pickle.
+
+``FeatureEncoder`` is fitted on training records for one mode and then travels as JSON inside every
+saved model and every exported MLflow model, so training, ONNX export and batch scoring encode a task
+in exactly the same way.
+
+* ``tokens``: one integer per feature (the transformer's and the ONNX model's input).
+  Token 0 is ``[MISSING]`` for every feature; categorical features use 1 for ``[UNK]`` (a value not
+  seen in training) and 2.. for known values; numeric features use 1.. for buckets whose edges come
+  from the training distribution (log scale for counts and sizes).
+* ``dense``: standardised numbers plus one-hot categories for the scikit-learn style baselines,
+  with NaN for missing values, or (``impute=True``) zeros plus a missing-indicator per feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.bench.modes import Mode, get_mode
+
+MISSING_TOKEN = 0
+UNKNOWN_TOKEN = 1
+FIRST_VALUE_TOKEN = 2
+
+DEFAULT_MAX_BUCKETS = 16
+_LOG_SCALE = set(C.COUNT_COLUMNS)
+
+
+def normalise_category(value: object) -> str | None:
+    """Categories compare case- and space-insensitively."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    text = " ".join(str(value).split()).casefold()
+    return text or None
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if column in _LOG_SCALE:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(values >= 0, np.log1p(np.abs(values)), np.nan)
+    return values
+
+
+def _bucket_edges(values: np.ndarray, max_buckets: int) -> list[float]:
+    """Edges between buckets: midpoints between distinct values when there are few of them,
+    otherwise interior quantiles, so that every bucket holds training data."""
+    present = np.unique(values[~np.isnan(values)])
+    if len(present) <= 1:
+        return []
+    if len(present) <= max_buckets:
+        return ((present[:-1] + present[1:]) / 2).tolist()
+    quantiles = np.quantile(values[~np.isnan(values)], np.linspace(0, 1, max_buckets + 1)[1:-1])
+    return np.unique(quantiles).tolist()
+
+
+@dataclass
+class FeatureEncoder:
+    mode: str
+    features: list[str]
+    vocabularies: dict[str, list[str]] = field(default_factory=dict)
+    bucket_edges: dict[str, list[float]] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    stds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, records: pd.DataFrame, mode: str | Mode, max_buckets: int = DEFAULT_MAX_BUCKETS) -> FeatureEncoder:
+        mode = get_mode(mode)
+        encoder = cls(mode=mode.name, features=list(mode.features))
+        for column in mode.features:
+            if column in C.CATEGORICAL_COLUMNS:
+                values = records[column].map(normalise_category) if column in records else pd.Series([], dtype=object)
+                encoder.vocabularies[column] = sorted({v for v in values if v is not None})
+            else:
+                values = _numeric(records, column)
+                encoder.bucket_edges[column] = _bucket_edges(values, max_buckets)
+                present = values[~np.isnan(values)]
+                encoder.means[column] = float(present.mean()) if len(present) else 0.0
+                std = float(present.std()) if len(present) else 0.0
+                encoder.stds[column] = std if std > 1e-12 else 1.0
+        return encoder
+
+    @property
+    def vocab_sizes(self) -> list[int]:
+        """Number of distinct tokens per feature, including ``[MISSING]`` (and ``[UNK]``)."""
+        sizes = []
+        for column in self.features:
+            if column in self.vocabularies:
+                sizes.append(FIRST_VALUE_TOKEN + len(self.vocabularies[column]))
+            else:
+                sizes.append(1 + len(self.bucket_edges[column]) + 1)
+        return sizes
+
+    def tokens(self, frame: pd.DataFrame) -> np.ndarray:
+        """``int64 [n_rows, n_features]`` token ids; absent columns are all ``[MISSING]``."""
+        out = np.zeros((len(frame), len(self.features)), dtype=np.int64)
+        for j, column in enumerate(self.features):
+            if column in self.vocabularies:
+                lookup = {v: FIRST_VALUE_TOKEN + i for i, v in enumerate(self.vocabularies[column])}
+                if column in frame:
+                    values = frame[column].map(normalise_category)
+                    out[:, j] = [MISSING_TOKEN if v is None else lookup.get(v, UNKNOWN_TOKEN) for v in values]
+            else:
+                values = _numeric(frame, column)
+                edges = np.asarray(self.bucket_edges[column], dtype=float)
+                bucket = 1 + np.searchsorted(edges, np.nan_to_num(values), side="right")
+                out[:, j] = np.where(np.isnan(values), MISSING_TOKEN, bucket)
+        return out
+
+    def dense(self, frame: pd.DataFrame, impute: bool = False) -> np.ndarray:
+        """``float64 [n_rows, n_dense]``: standardised numbers and one-hot categories.
+
+        Missing numbers are NaN (for models that handle them natively) or, with ``impute``, 0 (the
+        training mean) with a 0/1 missing-indicator column after each numeric feature.
+        """
+        blocks: list[np.ndarray] = []
+        for column in self.features:
+            if column in self.vocabularies:
+                vocab = self.vocabularies[column]
+                onehot = np.zeros((len(frame), len(vocab)))
+                if column in frame and vocab:
+                    index = {v: i for i, v in enumerate(vocab)}
+                    for row, value in enumerate(frame[column].map(normalise_category)):
+                        if value in index:
+                            onehot[row, index[value]] = 1.0
+                blocks.append(onehot)
+            else:
+                values = (_numeric(frame, column) - self.means[column]) / self.stds[column]
+                if impute:
+                    missing = np.isnan(values)
+                    blocks.append(np.where(missing, 0.0, values)[:, None])
+                    blocks.append(missing.astype(float)[:, None])
+                else:
+                    blocks.append(values[:, None])
+        if not blocks:
+            return np.zeros((len(frame), 0))
+        return np.hstack(blocks)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> FeatureEncoder:
+        return cls(**data)

@@ -1,0 +1,39 @@
+"""The explicit registry of recommenders: name -> class, in the order reports list them."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from medicalrec.errors import ConfigError
+
+# name -> "module:Class"; modules are imported on demand so that listing names stays cheap.
+RECOMMENDERS: dict[str, str] = {
+    "popularity": "medicalrec.recommenders.popularity:Popularity",
+}
+
+
+def recommender_names() -> list[str]:
+    return list(RECOMMENDERS)
+
+
+def get_recommender_class(name: str):
+    if name not in RECOMMENDERS:
+        raise ConfigError(f"unknown recommender {name!r}; choose from {', '.join(RECOMMENDERS)}")
+    module, klass = RECOMMENDERS[name].split(":")
+    return getattr(import_module(module), klass)
+
+
+def create(name: str, seed: int = 0, **params):
+    return get_recommender_class(name)(seed=seed, **params)
+
+
+def parse_recommenders(text: str) -> list[str]:
+    """``"all"`` or a comma list -> names in registry order as given; unknown names fail fast."""
+    if text.strip().lower() == "all":
+        return recommender_names()
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise ConfigError(f"no recommender given in {text!r}; choose from {', '.join(RECOMMENDERS)} or 'all'")
+    for name in names:
+        get_recommender_class(name)
+    return list(dict.fromkeys(names))
