@@ -1,0 +1,102 @@
+"""The scoring bundle: everything batch scoring needs, with no torch and no pickle.
+
+A bundle is a directory with two files:
+
+* ``model.onnx``: input ``tokens`` ``int64 [batch, n_features]`` (``FeatureEncoder.tokens``),
+  output ``scores`` ``float32 [batch, n_models]`` (softmax over candidates, in ``models`` order);
+* ``medicalrec.json``: ``schema_version``, ``mode``, ``encoder`` (``FeatureEncoder.to_json``),
+  ``models`` (candidate names, sorted), ``evidence`` (``evidence.build_evidence``), ``metrics``,
+  ``data_hash``, ``onnx_opset``, ``recommender``.
+
+The exported MLflow model carries the bundle as its artifact ``bundle``; ``resolve_bundle`` accepts
+a ``models:/`` or ``runs:/`` URI, a downloaded MLflow model directory, or a bundle directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from medicalrec import constants as C
+from medicalrec.errors import ModelError
+from medicalrec.features import FeatureEncoder
+
+ONNX_FILE = "model.onnx"
+METADATA_FILE = "medicalrec.json"
+ARTIFACT_KEY = "bundle"
+INPUT_NAME = "tokens"
+OUTPUT_NAME = "scores"
+
+
+@dataclass
+class Bundle:
+    directory: Path
+    metadata: dict
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.directory / ONNX_FILE
+
+    @property
+    def encoder(self) -> FeatureEncoder:
+        return FeatureEncoder.from_json(self.metadata["encoder"])
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.metadata["models"])
+
+    @property
+    def mode(self) -> str:
+        return self.metadata["mode"]
+
+    @property
+    def evidence(self) -> dict:
+        return self.metadata.get("evidence", {})
+
+
+def write_bundle(directory: str | Path, onnx_file: str | Path, metadata: dict) -> Bundle:
+    """Copy ``onnx_file`` and write the metadata JSON into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if Path(onnx_file).resolve() != (directory / ONNX_FILE).resolve():
+        shutil.copyfile(onnx_file, directory / ONNX_FILE)
+    metadata = {"schema_version": C.SCHEMA_VERSION, **metadata}
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, sort_keys=True))
+    return Bundle(directory, metadata)
+
+
+def read_bundle(directory: str | Path) -> Bundle:
+    directory = Path(directory)
+    for name in (ONNX_FILE, METADATA_FILE):
+        if not (directory / name).is_file():
+            raise ModelError(f"{directory}: no {name}; not a medicalrec scoring bundle")
+    metadata = json.loads((directory / METADATA_FILE).read_text())
+    version = metadata.get("schema_version")
+    if version != C.SCHEMA_VERSION:
+        raise ModelError(
+            f"{directory}: bundle schema version {version!r}, this medicalrec reads {C.SCHEMA_VERSION!r}; "
+            "re-export the model with this version"
+        )
+    return Bundle(directory, metadata)
+
+
+def resolve_bundle(model: str | Path) -> Bundle:
+    """A bundle from a model URI (``models:/name@alias``, ``runs:/...``) or a local directory."""
+    text = str(model)
+    if "://" in text or text.startswith(("models:/", "runs:/")):
+        import mlflow
+
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
+        except Exception as error:  # mlflow raises several types for a missing model or alias
+            raise ModelError(f"cannot load model {text!r}: {error}") from None
+    else:
+        local = Path(text)
+        if not local.exists():
+            raise ModelError(f"model {text!r} does not exist (give a models:/ URI or a bundle directory)")
+    for candidate in (local, local / "artifacts" / ARTIFACT_KEY, local / ARTIFACT_KEY):
+        if (candidate / METADATA_FILE).is_file():
+            return read_bundle(candidate)
+    raise ModelError(f"{text}: no medicalrec bundle inside (expected {METADATA_FILE} and {ONNX_FILE})")
