@@ -1,0 +1,83 @@
+"""Export a fitted MedicalRec transformer to a scoring bundle (single-file ONNX + JSON metadata).
+
+The export is checked, not trusted: ONNX Runtime's output on held-out tasks is compared with torch's
+and the export fails with ``ModelError`` if any score differs by more than ``tolerance``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, write_bundle
+from medicalrec.errors import ModelError
+
+ONNX_OPSET = 18
+PARITY_TOLERANCE = 1e-4
+
+
+def export_onnx(transformer, path: str | Path, opset: int = ONNX_OPSET) -> Path:
+    """Write ``transformer.scoring_module()`` as one ONNX file with a dynamic batch axis."""
+    import torch
+
+    path = Path(path)
+    example = torch.zeros((2, len(transformer.encoder.features)), dtype=torch.int64)
+    torch.onnx.export(
+        transformer.scoring_module(), (example,), str(path),
+        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        opset_version=opset, dynamo=False,
+    )
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    return path
+
+
+def onnx_session(path: str | Path, providers: list[str] | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"])
+
+
+def check_parity(transformer, onnx_path: str | Path, tasks: pd.DataFrame, tolerance: float = PARITY_TOLERANCE) -> float:
+    """Largest absolute score difference between torch and ONNX Runtime on ``tasks``; raises
+    ``ModelError`` above ``tolerance``."""
+    tokens = transformer.encoder.tokens(tasks)
+    if len(tokens) == 0:
+        raise ModelError("parity check needs at least one task")
+    expected = transformer.score_tokens(tokens)
+    actual = onnx_session(onnx_path).run([OUTPUT_NAME], {INPUT_NAME: tokens})[0]
+    difference = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+    if not difference <= tolerance:
+        raise ModelError(f"ONNX export differs from torch by {difference:.3g} (> {tolerance:g}); not exported")
+    return difference
+
+
+def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, check_tasks: pd.DataFrame,
+                  extra_metadata: dict | None = None, tolerance: float = PARITY_TOLERANCE) -> Bundle:
+    """ONNX + metadata (encoder, candidates, evidence from ``records``) into ``directory``.
+
+    ``check_tasks`` are the tasks the parity check runs on (held-out tasks where there are any).
+    """
+    from medicalrec.evidence import build_evidence
+
+    with tempfile.TemporaryDirectory() as scratch:
+        onnx_path = export_onnx(transformer, Path(scratch) / "model.onnx")
+        difference = check_parity(transformer, onnx_path, check_tasks, tolerance)
+        metadata = {
+            "recommender": transformer.name,
+            "mode": transformer.mode.name,
+            "models": transformer.models_,
+            "encoder": transformer.encoder.to_json(),
+            "evidence": build_evidence(records, transformer.encoder),
+            "onnx_opset": ONNX_OPSET,
+            "parity_max_abs_diff": difference,
+            **(extra_metadata or {}),
+        }
+        return write_bundle(directory, onnx_path, metadata)
