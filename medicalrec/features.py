@@ -38,6 +38,19 @@ def normalise_category(value: object) -> str | None:
     return text or None
 
 
+def _category_codes(frame: pd.DataFrame, column: str, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(index into ``vocabulary`` or -1, is-missing) per row. Only the distinct raw values are
+    normalised in Python, so a million rows with a few dozen categories cost one factorize."""
+    if column not in frame:
+        return np.full(len(frame), -1), np.ones(len(frame), dtype=bool)
+    raw_codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    index = {v: i for i, v in enumerate(vocabulary)}
+    normalised = [normalise_category(u) for u in uniques]
+    lookup = np.array([index.get(v, -1) for v in normalised] + [-1], dtype=np.int64)
+    unique_missing = np.array([v is None for v in normalised] + [True])
+    return lookup[raw_codes], unique_missing[raw_codes]
+
+
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame:
         return np.full(len(frame), np.nan)
@@ -102,10 +115,8 @@ class FeatureEncoder:
         out = np.zeros((len(frame), len(self.features)), dtype=np.int64)
         for j, column in enumerate(self.features):
             if column in self.vocabularies:
-                lookup = {v: FIRST_VALUE_TOKEN + i for i, v in enumerate(self.vocabularies[column])}
-                if column in frame:
-                    values = frame[column].map(normalise_category)
-                    out[:, j] = [MISSING_TOKEN if v is None else lookup.get(v, UNKNOWN_TOKEN) for v in values]
+                codes, missing = _category_codes(frame, column, self.vocabularies[column])
+                out[:, j] = np.where(missing, MISSING_TOKEN, np.where(codes >= 0, FIRST_VALUE_TOKEN + codes, UNKNOWN_TOKEN))
             else:
                 values = _numeric(frame, column)
                 edges = np.asarray(self.bucket_edges[column], dtype=float)
@@ -119,28 +130,29 @@ class FeatureEncoder:
         Missing numbers are NaN (for models that handle them natively) or, with ``impute``, 0 (the
         training mean) with a 0/1 missing-indicator column after each numeric feature.
         """
-        blocks: list[np.ndarray] = []
+        out = np.zeros((len(frame), self.dense_width(impute)))
+        position = 0
         for column in self.features:
             if column in self.vocabularies:
-                vocab = self.vocabularies[column]
-                onehot = np.zeros((len(frame), len(vocab)))
-                if column in frame and vocab:
-                    index = {v: i for i, v in enumerate(vocab)}
-                    for row, value in enumerate(frame[column].map(normalise_category)):
-                        if value in index:
-                            onehot[row, index[value]] = 1.0
-                blocks.append(onehot)
+                codes, _ = _category_codes(frame, column, self.vocabularies[column])
+                known = np.flatnonzero(codes >= 0)
+                out[known, position + codes[known]] = 1.0
+                position += len(self.vocabularies[column])
             else:
                 values = (_numeric(frame, column) - self.means[column]) / self.stds[column]
                 if impute:
                     missing = np.isnan(values)
-                    blocks.append(np.where(missing, 0.0, values)[:, None])
-                    blocks.append(missing.astype(float)[:, None])
+                    out[:, position] = np.where(missing, 0.0, values)
+                    out[:, position + 1] = missing
+                    position += 2
                 else:
-                    blocks.append(values[:, None])
-        if not blocks:
-            return np.zeros((len(frame), 0))
-        return np.hstack(blocks)
+                    out[:, position] = values
+                    position += 1
+        return out
+
+    def dense_width(self, impute: bool = False) -> int:
+        numeric_width = 2 if impute else 1
+        return sum(len(self.vocabularies[c]) if c in self.vocabularies else numeric_width for c in self.features)
 
     def to_json(self) -> dict:
         return asdict(self)

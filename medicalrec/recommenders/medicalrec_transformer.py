@@ -80,7 +80,7 @@ def _build_network(vocab_sizes: list[int], n_models: int, config: TransformerCon
 
         def forward(self, x):
             b, n, d = x.shape
-            q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
             attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
             mixed = (attention @ v).transpose(1, 2).reshape(b, n, d)
             x = x + self.drop(self.out(mixed))
