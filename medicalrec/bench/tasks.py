@@ -90,15 +90,20 @@ def _relevance_metric(group: pd.DataFrame) -> str | None:
 def task_queries(records: pd.DataFrame, features: tuple[str, ...] | None = None) -> pd.DataFrame:
     """One row per task: what a user would describe before training anything.
 
-    A column keeps its value where every record of the task agrees on it and is missing otherwise,
-    so per-model results (accuracy, auc, ...) never leak into the query. Index: ``task_id``.
+    A column keeps its value where every record of the task agrees on it and is missing otherwise.
+    Reported performance (accuracy, auc, ...) is always missing: it is a per-model result, and a task
+    with a single record (or tied results) would otherwise leak it into the query. Index: ``task_id``.
     """
     frame = with_task_ids(records)
     columns = [c for c in (features or C.CANONICAL_COLUMNS) if c in frame and c != C.MODEL]
     grouped = frame.groupby(C.TASK_ID, sort=False)[columns]
     first = grouped.first()
     constant = grouped.nunique(dropna=False) <= 1
-    return first.where(constant)
+    queries = first.where(constant)
+    for column in C.METRIC_COLUMNS:
+        if column in queries:
+            queries[column] = np.nan
+    return queries
 
 
 def task_table(records: pd.DataFrame) -> pd.DataFrame:
