@@ -8,6 +8,7 @@ code 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -52,3 +53,78 @@ def main() -> None:
 @main.group(cls=_Group)
 def bench() -> None:
     """Inspect, validate and generate MedicalRec-Bench files."""
+
+
+@bench.command("describe")
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Models and domains to list.")
+def bench_describe(file: str | None, as_json: bool, top: int) -> None:
+    """Records, tasks, models and missing values (per column and per feature mode) of a bench FILE
+    (default: the bundled MedMNIST data)."""
+    import json
+
+    from medicalrec.bench.describe import describe, format_describe
+    from medicalrec.bench.loading import load_bench
+
+    description = describe(load_bench(file or _bundled_data()), top=top)
+    click.echo(json.dumps(description, indent=2) if as_json else format_describe(description))
+
+
+@bench.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--max-problems", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Problems to list before stopping the list.")
+@click.option("--scoring-input", is_flag=True, help="FILE holds tasks to score: no 'ref' or 'model' column needed.")
+def bench_validate(file: str, max_problems: int, scoring_input: bool) -> None:
+    """Check a bench FILE: print what loading would change and every bad value; exit 2 on problems."""
+    from medicalrec import constants as C
+    from medicalrec.bench.loading import normalize, read_table
+    from medicalrec.errors import DataFileError
+
+    required = () if scoring_input else (C.REF, C.MODEL)
+    result = normalize(read_table(file), file, required=required, max_problems=max_problems)
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    for problem in result.problems:
+        click.echo(f"{file}: {problem}")
+    if result.truncated:
+        click.echo(f"{file}: ... further problems not shown")
+    records = int((~result.frame.isna().all(axis=1)).sum())
+    if result.bad_rows:
+        click.echo(f"{file}: {len(result.bad_rows)} of {records} record(s) have problems", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    if records == 0 and not scoring_input:
+        raise DataFileError(f"{file}: no records (the file has a header but no data rows)")
+    click.echo(f"{file}: {records} record(s), no problems")
+
+
+@bench.command("generate")
+@click.option("--records", "n_records", type=click.IntRange(min=1), default=5_000, show_default=True,
+              help="Number of records to write.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed; the same seed gives a byte-identical file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output file, .csv or .parquet.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows generated and written at a time; memory does not grow with --records.")
+def bench_generate(n_records: int, seed: int, out: Path, chunk_size: int) -> None:
+    """Write a synthetic MedicalRec-Bench corpus (every ref labelled SYNTHETIC-...).
+
+    Example: medicalrec bench generate --records 5000 --seed 0 --out synthetic.csv
+    """
+    from medicalrec.bench.generator import generate
+
+    stderr = click.get_text_stream("stderr")
+    if stderr.isatty():
+        with click.progressbar(length=n_records, label="generating", file=stderr) as bar:
+            summary = generate(n_records, seed, out, chunk_size=chunk_size, on_chunk=bar.update)
+    else:
+        summary = generate(n_records, seed, out, chunk_size=chunk_size)
+    click.echo(str(summary))
+
+
+def _bundled_data() -> str:
+    from medicalrec.bench.defaults import bundled_data_path
+
+    return str(bundled_data_path())
