@@ -89,7 +89,7 @@ class FeatureEncoder:
         for column in mode.features:
             if column in C.CATEGORICAL_COLUMNS:
                 values = records[column].map(normalise_category) if column in records else pd.Series([], dtype=object)
-                encoder.vocabularies[column] = sorted({v for v in values if v is not None})
+                encoder.vocabularies[column] = sorted({v for v in values if isinstance(v, str)})
             else:
                 values = _numeric(records, column)
                 encoder.bucket_edges[column] = _bucket_edges(values, max_buckets)

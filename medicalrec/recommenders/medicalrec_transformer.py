@@ -57,6 +57,8 @@ class TransformerConfig:
     validation_fraction: float = 0.15  # of tasks, held out for early stopping
     refit_full: bool = True  # after early stopping, retrain on all records for the chosen epochs
     max_seconds: float = 45.0  # wall-clock cap for one fit (both phases), a guard for huge corpora
+    threads: int = 1  # torch intra-op threads while fitting: matrices this small gain nothing from more,
+    # and on a busy 2-core machine two threads were 5x slower than one (measured)
 
 
 def _build_network(vocab_sizes: list[int], n_models: int, config: TransformerConfig):
@@ -129,7 +131,14 @@ class MedicalRecTransformer(Recommender):
     def _fit(self, data: TrainingSet) -> None:
         import torch
 
-        torch.manual_seed(self.seed)
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.config.threads)
+        try:
+            self._fit_with_validation(data)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit_with_validation(self, data: TrainingSet) -> None:
         config = self.config
         started = time.perf_counter()
         record_tokens = self.encoder.tokens(data.records)
