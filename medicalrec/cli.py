@@ -128,3 +128,82 @@ def _bundled_data() -> str:
     from medicalrec.bench.defaults import bundled_data_path
 
     return str(bundled_data_path())
+
+
+class _TopK(click.ParamType):
+    """A positive number of models, or ``all``."""
+
+    name = "N|all"
+
+    def convert(self, value, param, ctx):
+        if value is None or str(value).strip().lower() == "all":
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a whole number or 'all'", param, ctx)
+        if number < 1:
+            self.fail(f"{value!r} must be at least 1 (or 'all')", param, ctx)
+        return number
+
+
+@main.command("score")
+@click.option("--model", default="models:/medicalrec@production", show_default=True,
+              help="Model to score with: a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION), "
+                   "a runs:/ URI, or a local scoring-bundle directory.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Task descriptions (.csv, .tsv, .parquet or .xlsx) in the bench schema: any feature "
+                   "may be empty, no model column needed; an optional task_id column names each task "
+                   "(else the row number is its id).")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Recommendations, .csv or .parquet by extension. Written to a hidden temporary file "
+                   "and renamed at the end: an existing file is replaced only by a complete run.")
+@click.option("--top-k", default="10", show_default=True, type=_TopK(),
+              help="Models per task, or 'all' to rank every candidate.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto: CUDA if ONNX Runtime offers it, else CPU (with a note); cuda: fail if not available.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="fail: any bad row stops the run and nothing is written (exit 2, row/column/value on "
+                   "stderr); skip: score the good rows, write the bad ones to OUTPUT_STEM.rejects.csv.")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows read and scored at a time; memory does not grow with the input.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (errors still go to stderr).")
+@click.option("--log-mlflow/--no-log-mlflow", default=False, show_default=True,
+              help="Log the run (model version, input hash, row counts, timings) to MLflow tracking.")
+def score(model: str, input_path: Path, output_path: Path, top_k: int | None, device: str, on_error: str,
+          chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
+    """Nightly batch scoring: rank the classifiers for every task of --input into --output.
+
+    \b
+    Output columns: task_id, rank, model, score, support, nearest_tasks, distance, confidence
+    (one row per task and ranked model; ties broken by model name).
+
+    \b
+    Examples:
+      medicalrec score --input tasks.csv --output recs.csv
+      medicalrec score --model models:/medicalrec@production --input tasks.parquet \\
+          --output recs.parquet --top-k all --on-error skip --log-mlflow
+
+    Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where).
+    """
+    from medicalrec.scoring import format_summary, log_scoring_run, score_file
+
+    _configure_tracking()
+    stderr = click.get_text_stream("stderr")
+    if not quiet and stderr.isatty():
+        with click.progressbar(length=None, label="scoring", show_pos=True, file=stderr) as bar:
+            summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
+                                 chunk_size=chunk_size, quiet=quiet, progress=lambda done: bar.update(done - bar.pos))
+    else:
+        summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
+                             chunk_size=chunk_size, quiet=quiet)
+    if log_mlflow:
+        summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
+    if not quiet:
+        click.echo(format_summary(summary), err=True)
+
+
+def _configure_tracking() -> str:
+    from medicalrec.tracking import configure_tracking
+
+    return configure_tracking()
