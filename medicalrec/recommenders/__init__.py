@@ -7,8 +7,21 @@ from importlib import import_module
 from medicalrec.errors import ConfigError
 
 # name -> "module:Class"; modules are imported on demand so that listing names stays cheap.
+# MedicalRec first, then the baselines from trivial to learned.
 RECOMMENDERS: dict[str, str] = {
+    "medicalrec": "medicalrec.recommenders.medicalrec_transformer:MedicalRecTransformer",
+    "random": "medicalrec.recommenders.random_ranker:RandomRanker",
     "popularity": "medicalrec.recommenders.popularity:Popularity",
+    "domain_popularity": "medicalrec.recommenders.domain_popularity:DomainPopularity",
+    "best_mean_relevance": "medicalrec.recommenders.best_mean_relevance:BestMeanRelevance",
+    "knn_tasks": "medicalrec.recommenders.knn_tasks:KnnTasks",
+    "logistic_regression": "medicalrec.recommenders.logistic_regression:LogisticRegression",
+    "random_forest": "medicalrec.recommenders.random_forest:RandomForest",
+    "gradient_boosting": "medicalrec.recommenders.gradient_boosting:GradientBoosting",
+    "mlp": "medicalrec.recommenders.mlp:MLP",
+    "factorization_machine": "medicalrec.recommenders.factorization_machine:FactorizationMachine",
+    "deepfm": "medicalrec.recommenders.deep_fm:DeepFM",
+    "two_tower": "medicalrec.recommenders.two_tower:TwoTower",
 }
 
 

@@ -34,6 +34,7 @@ from medicalrec.bench.modes import PERFORMANCE_FEATURES
 from medicalrec.bench.splits import validation_split
 from medicalrec.errors import ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
+from medicalrec.recommenders.params import parse_params
 
 
 @dataclass
@@ -123,7 +124,7 @@ class MedicalRecTransformer(Recommender):
 
     def __init__(self, seed: int = 0, **params):
         super().__init__(seed=seed, **params)
-        self.config = TransformerConfig(**params)
+        self.config = parse_params(TransformerConfig, params, self.name)
         self.net = None
         self.history_: dict = {}
 

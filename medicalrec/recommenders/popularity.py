@@ -6,12 +6,17 @@ import numpy as np
 import pandas as pd
 
 from medicalrec.recommenders.base import Recommender, TrainingSet
+from medicalrec.recommenders.params import NoParams, parse_params
 
 
 class Popularity(Recommender):
     name = "popularity"
     description = "models ranked by the number of training records that report them"
     unseen_task_policy = "the same global ranking for every task"
+
+    def __init__(self, seed: int = 0, **params):
+        super().__init__(seed, **params)
+        parse_params(NoParams, params, self.name)
 
     def _fit(self, data: TrainingSet) -> None:
         self.counts_ = np.bincount(data.record_model, minlength=len(self.models_)).astype(float)

@@ -1,0 +1,86 @@
+"""The model that did best on average over the training tasks, whatever the new task is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.errors import ConfigError
+from medicalrec.recommenders.base import Recommender, TrainingSet
+from medicalrec.recommenders.params import parse_params
+
+
+def task_gains(data: TrainingSet) -> np.ndarray:
+    """``[n_tasks, n_models]`` relevance min-max scaled within each task (1 = the task's best model,
+    0 = its worst), NaN where a model has no relevance on the task.
+
+    Scaling within the task makes tasks comparable: their relevance metrics differ (AUC, accuracy,
+    balanced accuracy) and so does their difficulty. Where every evaluated model ties, all get 1.
+    A model reported several times on one task counts with its best relevance (as in the task protocol).
+    """
+    best = np.full((len(data.task_ids), len(data.models)), -np.inf)
+    relevance = data.records[C.RELEVANCE].to_numpy(dtype=float)
+    known = ~np.isnan(relevance)
+    np.maximum.at(best, (data.task_of_record[known], data.record_model[known]), relevance[known])
+    gains = np.full(best.shape, np.nan)
+    for t, row in enumerate(best):
+        evaluated = np.isfinite(row)
+        if not evaluated.any():
+            continue
+        values = row[evaluated]
+        spread = values.max() - values.min()
+        gains[t, evaluated] = (values - values.min()) / spread if spread > 0 else 1.0
+    return gains
+
+
+@dataclass
+class BestMeanRelevanceConfig:
+    # Pseudo-tasks at the mean gain of all models added to every model's average, so that a model
+    # seen on one task where it won does not outrank one that is near the top of twenty tasks.
+    prior_tasks: float = 2.0
+
+    def __post_init__(self):
+        if not self.prior_tasks >= 0:
+            raise ConfigError(f"best_mean_relevance: prior_tasks must be >= 0, got {self.prior_tasks!r}")
+
+
+class BestMeanRelevance(Recommender):
+    name = "best_mean_relevance"
+    description = (
+        "models ranked by their mean within-task scaled relevance over the training tasks that "
+        "evaluated them, shrunk toward the mean of all models by the number of such tasks"
+    )
+    unseen_task_policy = (
+        "the same global ranking for every task; models without any relevance rank below all others, "
+        "by training popularity"
+    )
+
+    def __init__(self, seed: int = 0, **params):
+        super().__init__(seed, **params)
+        self.config = parse_params(BestMeanRelevanceConfig, params, self.name)
+
+    def _fit(self, data: TrainingSet) -> None:
+        gains = task_gains(data)
+        evaluated = ~np.isnan(gains)
+        count = evaluated.sum(axis=0)
+        total = np.where(evaluated, gains, 0.0).sum(axis=0)
+        prior = total.sum() / count.sum() if count.sum() else 0.0
+        weight = count + self.config.prior_tasks
+        shrunk = np.divide(total + self.config.prior_tasks * prior, weight, out=np.zeros(len(count)), where=weight > 0)
+        popularity = np.bincount(data.record_model, minlength=len(self.models_))
+        # Models without relevance go strictly below the lowest gain (>= 0), ordered by popularity.
+        unrated = -1.0 + popularity / (popularity.max() + 1.0)
+        self.scores_ = np.where(count > 0, shrunk, unrated)
+
+    def score(self, tasks: pd.DataFrame) -> np.ndarray:
+        self._check_fitted()
+        return np.tile(self.scores_, (len(tasks), 1))
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"scores": self.scores_}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.scores_ = arrays["scores"]

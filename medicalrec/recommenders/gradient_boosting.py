@@ -1,0 +1,54 @@
+"""Histogram gradient boosting from the record's mode features to its model; NaN handled natively."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medicalrec.recommenders.sklearn_utils import ClassifierConfig, ClassifierRecommender
+
+
+@dataclass
+class GradientBoostingConfig(ClassifierConfig):
+    # A multi-class booster grows one tree per model per iteration (118 on the real corpus), so the
+    # iteration count is kept small and compensated by a larger learning rate: on the real corpus
+    # 15 x 0.3 ranked as well as 30 x 0.2 (task protocol, 5 folds) at half the fit and file size.
+    max_iter: int = 15
+    learning_rate: float = 0.3
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
+    l2_regularization: float = 1.0
+
+
+class GradientBoosting(ClassifierRecommender):
+    name = "gradient_boosting"
+    description = "histogram gradient boosting classifier: record features (NaN kept) -> model"
+    unseen_task_policy = (
+        "missing numbers follow the branch learned for missing values; an unseen category has an "
+        "all-zero one-hot block, like a task of another category"
+    )
+    config_class = GradientBoostingConfig
+    impute = False
+    trusted_types = frozenset({"sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"})
+
+    def _make_estimator(self):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            max_iter=self.config.max_iter,
+            learning_rate=self.config.learning_rate,
+            max_leaf_nodes=self.config.max_leaf_nodes,
+            min_samples_leaf=self.config.min_samples_leaf,
+            l2_regularization=self.config.l2_regularization,
+            early_stopping=False,
+            random_state=self.seed,
+        )
+
+    def _fit_estimator(self, estimator, X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
+        """scikit-learn's binning fails on a column that is missing in every training row (e.g.
+        ``augmentation`` in the public corpus). Such a column carries no information, so it is
+        filled with a constant for training: a constant column is never split on, hence whatever
+        value it has at scoring time is ignored."""
+        empty = np.isnan(X).all(axis=0)
+        estimator.fit(np.where(empty, 0.0, X), y, sample_weight=weights)
