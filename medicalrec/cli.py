@@ -151,13 +151,22 @@ class _TopK(click.ParamType):
 @click.option("--model", default="models:/medicalrec@production", show_default=True,
               help="Model to score with: a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION), "
                    "a runs:/ URI, or a local scoring-bundle directory.")
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--input", "input_path", required=True,
               help="Task descriptions (.csv, .tsv, .parquet or .xlsx) in the bench schema: any feature "
                    "may be empty, no model column needed; an optional task_id column names each task "
-                   "(else the row number is its id).")
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                   "(else the row number is its id). With --engine spark: a Parquet or CSV path Spark "
+                   "can read (a directory of part files, hdfs://, s3a://...) or a table name; task_id "
+                   "column required.")
+@click.option("--output", "output_path", required=True,
               help="Recommendations, .csv or .parquet by extension. Written to a hidden temporary file "
-                   "and renamed at the end: an existing file is replaced only by a complete run.")
+                   "and renamed at the end: an existing file is replaced only by a complete run. With "
+                   "--engine spark: a Parquet directory, swapped in the same way.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process. spark: a Spark job (pip install 'medicalrec[spark]'; the "
+                   "executors need medicalrec and onnxruntime installed).")
+@click.option("--master", default=None,
+              help="Spark master for --engine spark (local[4], spark://host:7077, yarn); default: what "
+                   "spark-submit or the Spark configuration says, else local[*].")
 @click.option("--top-k", default="10", show_default=True, type=_TopK(),
               help="Models per task, or 'all' to rank every candidate.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
@@ -166,12 +175,13 @@ class _TopK(click.ParamType):
               help="fail: any bad row stops the run and nothing is written (exit 2, row/column/value on "
                    "stderr); skip: score the good rows, write the bad ones to OUTPUT_STEM.rejects.csv.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Rows read and scored at a time; memory does not grow with the input.")
+              help="Rows read and scored at a time; memory does not grow with the input. With --engine "
+                   "spark: rows per batch of the executors' batch function (Arrow maxRecordsPerBatch).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (errors still go to stderr).")
 @click.option("--log-mlflow/--no-log-mlflow", default=False, show_default=True,
               help="Log the run (model version, input hash, row counts, timings) to MLflow tracking.")
-def score(model: str, input_path: Path, output_path: Path, top_k: int | None, device: str, on_error: str,
-          chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
+def score(model: str, input_path: str, output_path: str, engine: str, master: str | None, top_k: int | None,
+          device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
     """Nightly batch scoring: rank the classifiers for every task of --input into --output.
 
     \b
@@ -183,11 +193,23 @@ def score(model: str, input_path: Path, output_path: Path, top_k: int | None, de
       medicalrec score --input tasks.csv --output recs.csv
       medicalrec score --model models:/medicalrec@production --input tasks.parquet \\
           --output recs.parquet --top-k all --on-error skip --log-mlflow
+      medicalrec score --engine spark --master yarn --input hdfs:///tasks/2024-06-01 \\
+          --output hdfs:///recs/2024-06-01
 
     Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where).
     """
+    if engine == "spark":
+        _score_on_spark(model, input_path, output_path, master, top_k, device, on_error, chunk_size, quiet, log_mlflow)
+        return
+    if master is not None:
+        raise click.UsageError("--master needs --engine spark")
     from medicalrec.scoring import format_summary, log_scoring_run, score_file
 
+    input_path, output_path = Path(input_path), Path(output_path)
+    for hint, path in (("--input", input_path), ("--output", output_path)):
+        if path.is_dir():
+            raise click.BadParameter(f"{str(path)!r} is a directory (Parquet directories and tables need "
+                                     "--engine spark)", param_hint=hint)
     _configure_tracking()
     stderr = click.get_text_stream("stderr")
     if not quiet and stderr.isatty():
@@ -201,6 +223,33 @@ def score(model: str, input_path: Path, output_path: Path, top_k: int | None, de
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
         click.echo(format_summary(summary), err=True)
+
+
+def _score_on_spark(model: str, input_path: str, output_path: str, master: str | None, top_k: int | None,
+                    device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
+    """``score --engine spark``: one Spark job; the summary counts come from the executors."""
+    import time
+
+    from medicalrec.spark_scoring import SparkScoringStats, score_spark, spark_session
+
+    if on_error != "fail":
+        raise click.UsageError("--engine spark supports --on-error fail only (bad rows stop the job)")
+    if log_mlflow:
+        raise click.UsageError("--log-mlflow is not available with --engine spark yet")
+    _configure_tracking()  # a models:/ URI is resolved on the driver; the bundle is shipped to the executors
+    started = time.perf_counter()
+    spark = spark_session(master, batch_rows=chunk_size)
+    stats = SparkScoringStats(spark)
+    score_spark(input_path, model, output_path=output_path, top_k=top_k, spark=spark, device=device, stats=stats)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        click.echo(f"model      {model}\ninput      {input_path}\noutput     {output_path} (Parquet directory)\n"
+                   f"engine     spark, master {spark.sparkContext.master}\n"
+                   f"tasks      {stats.rows:,} read, {stats.tasks_scored:,} scored ({stats.blank_rows:,} empty rows ignored)\n"
+                   f"executors  {stats.processes} Python process(es), {stats.scorers_built} ONNX Runtime session(s) "
+                   f"built, {stats.batches:,} batches\n"
+                   f"time       {seconds:.1f} s ({stats.tasks_scored / max(seconds, 1e-9):,.0f} tasks/s, "
+                   "Spark start included)", err=True)
 
 
 def _configure_tracking() -> str:
