@@ -256,3 +256,70 @@ def _configure_tracking() -> str:
     from medicalrec.tracking import configure_tracking
 
     return configure_tracking()
+
+
+@main.command()
+@click.option("--data", default="bundled", show_default=True,
+              help='Bench file (CSV, TSV, Parquet, XLSX), or "bundled" (MedMNIST decathlon, 70 records).')
+@click.option("--protocol", type=click.Choice(["task", "record"]), default="task", show_default=True)
+@click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
+@click.option("--recommenders", default="all", show_default=True, help='Comma list of recommender names, or "all".')
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--metric", default="NDCG@5", show_default=True, help="Selection metric; one the protocol reports.")
+@click.option("--folds", type=int, default=5, show_default=True, help="Grouped folds; 0 = leave-one-group-out.")
+@click.option("--model-name", default="medicalrec", show_default=True, help="Registered model name.")
+def train(data, protocol, modes, recommenders, seed, metric, folds, model_name):
+    """Cross-validate every mode x recommender under MLflow, export the best transformer to ONNX
+    and register it (same parameters as `mlflow run . -e train`)."""
+    from contextlib import ExitStack
+
+    from medicalrec.tracking import tracking_uri
+    from medicalrec.training import TrainConfig, run_training
+
+    _configure_tracking()
+    config = TrainConfig(data=data, protocol=protocol, modes=modes, recommenders=recommenders, seed=seed,
+                         metric=metric, folds=folds, model_name=model_name)
+    with ExitStack() as stack:
+        bar = None
+
+        def progress(label: str, done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=total, label="training", show_pos=True,
+                                                            item_show_func=lambda item: item, file=sys.stderr))
+            bar.update(done - bar.pos, label)
+
+        result = run_training(config, progress=progress)
+    click.echo(f"runs: parent {result.parent_run_id} + {len(result.child_run_ids)} child runs in {tracking_uri()}")
+    if result.model_version:
+        click.echo(f"best transformer: mode {result.best_mode}, {metric} {result.best_value:.4f} (cross-validated); "
+                   f"registered {model_name} version {result.model_version}; next: medicalrec promote")
+    else:
+        click.echo("no transformer among the recommenders: compared only, nothing registered")
+
+
+@main.command()
+@click.option("--version", "version", type=int, default=None, help="Version to promote [default: the newest].")
+@click.option("--force", is_flag=True, help="Promote without the quality gate (recorded as forced).")
+@click.option("--rollback", "do_rollback", is_flag=True, help="Swap 'production' and 'previous' instead.")
+@click.option("--model-name", default="medicalrec", show_default=True)
+@click.option("--metric", default="NDCG@5", show_default=True, help="Metric the gate compares.")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Validation file to score both versions on when their CV metrics are not comparable.")
+def promote(version, force, do_rollback, model_name, metric, data):
+    """Move the 'production' alias to a version if it beats production on the same data.
+
+    Exit code 0 when production moved (or already held the version), 1 when refused."""
+    from medicalrec.registry import REFUSED, rollback
+    from medicalrec.registry import promote as promote_version
+
+    _configure_tracking()
+    if do_rollback:
+        if version is not None or force or data is not None:
+            raise click.UsageError("--rollback takes no --version, --force or --data")
+        decision = rollback(model_name)
+    else:
+        decision = promote_version(model_name, version=version, force=force, metric=metric, data=data)
+    click.echo(decision.message())
+    if decision.outcome == REFUSED:
+        sys.exit(1)

@@ -1,0 +1,149 @@
+"""Figures of an evaluation summary (``evaluation.summarize``), saved as PNG with matplotlib's Agg
+backend (imported inside each function so that importing this module costs nothing).
+
+The transformer is drawn thick, in red and on top, because it is the model the project ships; the
+baselines share a muted colour cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HIGHLIGHT_COLOUR = "#d62728"
+_BASELINE_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+)
+_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "h")
+
+
+# The project's own model: registered as ``medicalrec`` (class ``MedicalRecTransformer``).
+HIGHLIGHTED = ("medicalrec",)
+
+
+def _is_highlighted(name: str) -> bool:
+    return name.lower() in HIGHLIGHTED or "transformer" in name.lower()
+
+
+def _styles(recommenders: list[str]) -> dict[str, dict]:
+    styles, i = {}, 0
+    for name in recommenders:
+        if _is_highlighted(name):
+            styles[name] = {"color": HIGHLIGHT_COLOUR, "linewidth": 3.0, "zorder": 10, "marker": "o", "markersize": 7}
+        else:
+            styles[name] = {
+                "color": _BASELINE_COLOURS[i % len(_BASELINE_COLOURS)], "linewidth": 1.4, "zorder": 2,
+                "marker": _MARKERS[i % len(_MARKERS)], "markersize": 4, "alpha": 0.85,
+            }
+            i += 1
+    return styles
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _grid(n_panels: int) -> tuple[int, int]:
+    cols = min(n_panels, 2)
+    return int(np.ceil(n_panels / cols)), cols
+
+
+def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str | None = None) -> Path:
+    """``family@K`` (e.g. ``HitRate``) against K: one panel per mode, one line per recommender,
+    mean over folds. Returns ``path``."""
+    plt = _pyplot()
+    pattern = re.compile(rf"^{re.escape(family)}@(\d+)$")
+    rows = summary[summary["metric"].str.match(pattern.pattern)].copy()
+    rows["k"] = rows["metric"].str.extract(pattern.pattern, expand=False).astype(int)
+    modes = list(dict.fromkeys(rows["mode"]))
+    recommenders = list(dict.fromkeys(rows["recommender"]))
+    styles = _styles(recommenders)
+    ks = sorted(rows["k"].unique())
+    # zoom on the data (in steps of 0.1) so that close curves stay apart; 0 when values reach it
+    lowest = float(rows["mean"].min()) if rows["mean"].notna().any() else 0.0
+    bottom = max(0.0, np.floor((lowest - 0.05) * 10) / 10)
+    n_rows, n_cols = _grid(max(len(modes), 1))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.2 * n_cols + 2.6, 3.8 * n_rows), squeeze=False, sharey=True)
+    for i, (ax, mode) in enumerate(zip(axes.flat, modes)):
+        part = rows[rows["mode"] == mode]
+        for name in recommenders:
+            line = part[part["recommender"] == name].sort_values("k")
+            if not line.empty:
+                ax.plot(line["k"], line["mean"], label=name, **styles[name])
+        ax.set_title(f"mode {mode}")
+        ax.set_xlabel("K (cut-off)")
+        if i % n_cols == 0:
+            ax.set_ylabel(f"{family}@K (mean over folds)")
+        if len(ks) > 1 and ks[-1] / max(ks[0], 1) > 20:
+            ax.set_xscale("log")
+        ax.set_xticks(ks)
+        ax.set_xticklabels([str(k) for k in ks])
+        ax.minorticks_off()
+        ax.set_ylim(bottom, 1.02)
+        ax.grid(True, alpha=0.3)
+    for ax in list(axes.flat)[len(modes):]:
+        ax.set_visible(False)
+    protocol = summary["protocol"].iloc[0] if "protocol" in summary and len(summary) else ""
+    fig.suptitle(title or f"{family}@K, {protocol} protocol".strip(", "), fontsize=13)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="recommender")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_regret(summary: pd.DataFrame, path: str | Path, metric: str = "Regret@1", title: str | None = None) -> Path:
+    """Bar per recommender of ``metric`` (mean over folds, error bar = standard deviation over
+    folds), one panel per mode, in metric points (relevance x 100). Lower is better."""
+    plt = _pyplot()
+    rows = summary[summary["metric"] == metric]
+    modes = list(dict.fromkeys(rows["mode"]))
+    recommenders = list(dict.fromkeys(rows["recommender"]))
+    styles = _styles(recommenders)
+    n_rows, n_cols = _grid(max(len(modes), 1))
+    width = max(5.2, 0.45 * len(recommenders) + 1.5)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, 3.9 * n_rows), squeeze=False, sharey=True)
+    for i, (ax, mode) in enumerate(zip(axes.flat, modes)):
+        part = rows[rows["mode"] == mode].set_index("recommender").reindex(recommenders)
+        x = np.arange(len(recommenders))
+        means = 100 * part["mean"].to_numpy(dtype=float)
+        errors = 100 * part["std"].fillna(0).to_numpy(dtype=float)
+        colours = [styles[name]["color"] for name in recommenders]
+        bars = ax.bar(x, means, yerr=errors, color=colours, capsize=3, linewidth=0,
+                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        for bar, name in zip(bars, recommenders):
+            if _is_highlighted(name):
+                bar.set_edgecolor("black")
+                bar.set_linewidth(2.0)
+            else:
+                bar.set_alpha(0.75)
+        ax.set_xticks(x)
+        ax.set_xticklabels(recommenders, rotation=45, ha="right", fontsize=8)
+        for label in ax.get_xticklabels():
+            if _is_highlighted(label.get_text()):
+                label.set_fontweight("bold")
+                label.set_color(HIGHLIGHT_COLOUR)
+        ax.set_title(f"mode {mode}")
+        if i % n_cols == 0:
+            ax.set_ylabel(f"{metric} (metric points, lower is better)", fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(modes):]:
+        ax.set_visible(False)
+    fig.suptitle(title or f"{metric}: relevance lost by trusting the first recommendation (± std over folds)", fontsize=12)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,340 @@
+"""Quality-gated promotion of registered MedicalRec models, with aliases (never stages).
+
+Aliases of a registered model:
+
+* ``production``: the version batch scoring uses (``models:/medicalrec@production``);
+* ``previous``: the version that held ``production`` before the last promotion or rollback.
+
+``promote`` moves ``production`` to a candidate (default: the newest version) when
+
+1. no version holds ``production`` yet (first promotion), or
+2. the candidate beats the production version on the *same* validation data by ``metric``
+   (strictly; lowest wins for ``Regret@1``):
+
+   * both versions carry cross-validated metrics (``metric.<key>`` tags written by training) that
+     are comparable only when their ``data_hash`` and ``protocol`` tags are equal;
+   * otherwise, when ``data`` is given, both versions' bundles are scored on that file with the task
+     protocol (``evaluation.task_vectors`` + ``metrics.task_metrics``, mean over its tasks);
+   * otherwise the promotion is refused with a message saying how to compare them; or
+
+3. ``force=True``: promoted whatever the metrics say, recorded as forced.
+
+A version that was rolled back (tag ``rolled_back=true``) is refused unless forced, so that a
+model pulled from production for a reason the metrics do not show is not promoted again by the next
+``promote`` that defaults to the newest version.
+
+``rollback`` swaps ``production`` and ``previous``: the version rolled back from becomes ``previous``
+(tagged ``rolled_back``), so a second rollback undoes the first. Going further back is an explicit
+``promote --version N --force``.
+
+Every decision (including refusals) is written to a run in the experiment ``medicalrec-promotions``
+and, except "unchanged", to the tags of the version decided about (``promotion.*``, ``rollback.*``);
+``Decision.message()`` is what the CLI prints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medicalrec import constants as C
+from medicalrec.errors import ConfigError, ModelError
+
+PRODUCTION = "production"
+PREVIOUS = "previous"
+PROMOTIONS_EXPERIMENT = "medicalrec-promotions"
+DEFAULT_MODEL_NAME = "medicalrec"
+DEFAULT_METRIC = "NDCG@5"
+ROLLED_BACK_TAG = "rolled_back"
+
+# Decision outcomes.
+FIRST = "first"  # no production version existed
+BETTER = "better"  # beat production
+FORCED = "forced"
+REFUSED = "refused"
+UNCHANGED = "unchanged"  # the candidate already is production
+ROLLED_BACK = "rolled_back"
+
+CV = "cv"  # compared by cross-validated metrics (tags)
+RESCORED = "rescored"  # compared by scoring both bundles on ``data``
+
+
+@dataclass
+class Decision:
+    action: str  # "promote" or "rollback"
+    model_name: str
+    version: str | None  # the candidate (promote) or the version restored to production (rollback)
+    promoted: bool  # whether ``production`` moved
+    outcome: str  # FIRST, BETTER, FORCED, REFUSED, UNCHANGED or ROLLED_BACK
+    reason: str
+    metric: str
+    production_version: str | None = None  # version that held ``production`` before the decision
+    candidate_value: float | None = None
+    production_value: float | None = None
+    comparison: str | None = None  # CV or RESCORED when metrics were compared
+    forced: bool = False
+    data: str | None = None
+    run_id: str | None = None  # the run in ``medicalrec-promotions`` that records the decision
+
+    def message(self) -> str:
+        """One line for the user: what happened and why."""
+        verb = {FIRST: "promoted", BETTER: "promoted", FORCED: "promoted (forced)", REFUSED: "NOT promoted",
+                UNCHANGED: "unchanged", ROLLED_BACK: "rolled back"}[self.outcome]
+        if self.action == "rollback":
+            return (f"{self.model_name}: {verb}: production is now version {self.version} "
+                    f"(was {self.production_version}); {self.reason}")
+        return f"{self.model_name} version {self.version}: {verb}: {self.reason}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _client():
+    from mlflow.tracking import MlflowClient
+
+    from medicalrec.tracking import configure_tracking
+
+    configure_tracking()
+    return MlflowClient()
+
+
+def _registered_versions(client, model_name: str) -> list:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        import mlflow
+
+        raise ModelError(
+            f"no registered model {model_name!r} in {mlflow.get_tracking_uri()}; "
+            "train and register one first (mlflow run . -e train)"
+        ) from None
+    versions = client.search_model_versions(f"name='{model_name}'")
+    if not versions:
+        raise ModelError(f"registered model {model_name!r} has no versions; train one first (mlflow run . -e train)")
+    return sorted(versions, key=lambda v: int(v.version))
+
+
+def _alias_version(client, model_name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+
+
+def _check_metric(metric: str) -> None:
+    from medicalrec.evaluation import metric_names
+
+    known = list(dict.fromkeys(metric_names(C.PROTOCOL_TASK) + metric_names(C.PROTOCOL_RECORD)))
+    if metric not in known:
+        raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(known)}")
+
+
+def _better(candidate: float, production: float, metric: str) -> bool:
+    from medicalrec.training import lower_is_better
+
+    return candidate < production if lower_is_better(metric) else candidate > production
+
+
+def _tag_value(version, metric: str) -> float | None:
+    from medicalrec.training import metric_key
+
+    text = version.tags.get(f"metric.{metric_key(metric)}")
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and np.isfinite(value) else None
+
+
+def promote(model_name: str = DEFAULT_MODEL_NAME, version: int | str | None = None, force: bool = False,
+            metric: str = DEFAULT_METRIC, data: str | Path | None = None) -> Decision:
+    """Move ``production`` to ``version`` (default: the newest) if it earns it (module docstring).
+    The decision is recorded whether or not production moves."""
+    _check_metric(metric)
+    client = _client()
+    versions = _registered_versions(client, model_name)
+    if version is None or str(version).strip() in ("", "latest", "newest"):
+        candidate = versions[-1]
+    else:
+        by_number = {str(v.version): v for v in versions}
+        if str(version).strip() not in by_number:
+            raise ConfigError(
+                f"{model_name} has no version {version}; versions: {', '.join(by_number)}"
+            )
+        candidate = by_number[str(version).strip()]
+    production = _alias_version(client, model_name, PRODUCTION)
+    decision = Decision(action="promote", model_name=model_name, version=str(candidate.version), promoted=False,
+                        outcome=REFUSED, reason="", metric=metric, forced=bool(force),
+                        production_version=None if production is None else str(production.version),
+                        data=None if data is None else str(data))
+    decision.candidate_value = _tag_value(candidate, metric)
+    if production is not None:
+        decision.production_value = _tag_value(production, metric)
+
+    if production is not None and str(production.version) == str(candidate.version):
+        decision.outcome, decision.reason = UNCHANGED, f"version {candidate.version} already holds '{PRODUCTION}'"
+    elif force:
+        decision.outcome = FORCED
+        decision.reason = ("forced by the user" + ("" if production is None else
+                           f" over production version {production.version} without a quality check"))
+    elif candidate.tags.get(ROLLED_BACK_TAG) == "true":
+        decision.reason = (f"version {candidate.version} was rolled back from production; "
+                           "promote it again only with --force")
+    elif production is None:
+        decision.outcome, decision.reason = FIRST, f"no version held '{PRODUCTION}'"
+    else:
+        _compare(client, decision, candidate, production, data)
+
+    if decision.outcome in (FIRST, BETTER, FORCED):
+        if production is not None and str(production.version) != str(candidate.version):
+            client.set_registered_model_alias(model_name, PREVIOUS, production.version)
+        client.set_registered_model_alias(model_name, PRODUCTION, candidate.version)
+        if candidate.tags.get(ROLLED_BACK_TAG) is not None:
+            client.delete_model_version_tag(model_name, candidate.version, ROLLED_BACK_TAG)
+        decision.promoted = True
+    _record(client, decision)
+    return decision
+
+
+def _compare(client, decision: Decision, candidate, production, data) -> None:
+    """Fill ``decision`` with the comparison of ``candidate`` against ``production``."""
+    metric = decision.metric
+    same_data = all(
+        candidate.tags.get(key) is not None and candidate.tags.get(key) == production.tags.get(key)
+        for key in ("data_hash", "protocol")
+    )
+    if same_data and decision.candidate_value is not None and decision.production_value is not None:
+        decision.comparison = CV
+        where = f"cross-validated on the same data ({candidate.tags['protocol']} protocol, data_hash {candidate.tags['data_hash'][:12]})"
+    elif data is not None:
+        values = compare_on_data(decision.model_name, [candidate.version, production.version], data, metric)
+        decision.candidate_value, decision.production_value = values[str(candidate.version)], values[str(production.version)]
+        decision.comparison = RESCORED
+        where = f"scored on {data} with the task protocol"
+        if decision.candidate_value is None or decision.production_value is None:
+            decision.reason = f"{metric} is undefined on {data} (no task with 2 or more evaluated models)"
+            return
+    else:
+        why = ("cross-validated on different data" if not same_data
+               else f"missing a cross-validated {metric}")
+        decision.reason = (
+            f"version {candidate.version} (data_hash {candidate.tags.get('data_hash', '?')[:12]}, protocol "
+            f"{candidate.tags.get('protocol', '?')}) and production version {production.version} (data_hash "
+            f"{production.tags.get('data_hash', '?')[:12]}, protocol {production.tags.get('protocol', '?')}) were "
+            f"{why}, so their {metric} values are not comparable; compare both on one validation file with "
+            f"--data FILE, or promote anyway with --force"
+        )
+        return
+    c, p = decision.candidate_value, decision.production_value
+    if _better(c, p, metric):
+        decision.outcome = BETTER
+        decision.reason = f"{metric} {c:.4f} beats production version {production.version}'s {p:.4f}, {where}"
+    else:
+        decision.reason = f"{metric} {c:.4f} does not beat production version {production.version}'s {p:.4f}, {where}"
+
+
+def compare_on_data(model_name: str, versions: list, data: str | Path, metric: str) -> dict[str, float | None]:
+    """Mean ``metric`` over the tasks of ``data`` (task protocol, tasks with at least 2 evaluated
+    models) for each registered version's bundle, scored with ONNX Runtime. The file should hold
+    tasks neither version was trained on, or the comparison favours the one that saw them."""
+    from medicalrec import metrics as M
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.bench.tasks import task_queries, task_table
+    from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
+    from medicalrec.evaluation import MIN_TASK_MODELS, task_vectors
+    from medicalrec.export import onnx_session
+    from medicalrec.training import resolve_data_path
+
+    if metric not in M.task_metric_names():
+        raise ConfigError(
+            f"comparing on --data uses the task protocol; {metric!r} is not one of its metrics "
+            f"({', '.join(M.task_metric_names())})"
+        )
+    records = load_bench(resolve_data_path(str(data))).frame
+    truth = task_table(records)
+    sizes = truth.groupby(C.TASK_ID, sort=False)[C.MODEL].size()
+    kept = list(sizes.index[sizes >= MIN_TASK_MODELS])
+    queries = task_queries(records).loc[kept] if kept else None
+    groups = dict(tuple(truth.groupby(C.TASK_ID, sort=False)))
+    out: dict[str, float | None] = {}
+    for version in versions:
+        if queries is None:
+            out[str(version)] = None
+            continue
+        bundle = resolve_bundle(f"models:/{model_name}/{version}")
+        tokens = bundle.encoder.tokens(queries)
+        scores = onnx_session(bundle.onnx_path).run([OUTPUT_NAME], {INPUT_NAME: tokens})[0]
+        values = [M.task_metrics(*task_vectors(scores[i], bundle.models, groups[task_id]))[metric]
+                  for i, task_id in enumerate(kept)]
+        finite = [v for v in values if np.isfinite(v)]
+        out[str(version)] = float(np.mean(finite)) if finite else None
+    return out
+
+
+def rollback(model_name: str = DEFAULT_MODEL_NAME) -> Decision:
+    """Swap ``production`` and ``previous``; the version rolled back from is tagged
+    ``rolled_back=true`` (refused by ``promote`` unless forced)."""
+    client = _client()
+    _registered_versions(client, model_name)
+    production = _alias_version(client, model_name, PRODUCTION)
+    previous = _alias_version(client, model_name, PREVIOUS)
+    if production is None or previous is None:
+        missing = PRODUCTION if production is None else PREVIOUS
+        raise ModelError(f"{model_name}: nothing to roll back to: no version holds '{missing}'")
+    client.set_registered_model_alias(model_name, PRODUCTION, previous.version)
+    client.set_registered_model_alias(model_name, PREVIOUS, production.version)
+    client.set_model_version_tag(model_name, production.version, ROLLED_BACK_TAG, "true")
+    if previous.tags.get(ROLLED_BACK_TAG) is not None:
+        client.delete_model_version_tag(model_name, previous.version, ROLLED_BACK_TAG)
+    decision = Decision(
+        action="rollback", model_name=model_name, version=str(previous.version), promoted=True,
+        outcome=ROLLED_BACK, metric="", production_version=str(production.version),
+        reason=f"version {production.version} is now '{PREVIOUS}' and tagged {ROLLED_BACK_TAG}=true",
+    )
+    _record(client, decision)
+    return decision
+
+
+def _record(client, decision: Decision) -> None:
+    """Version tags on the version decided about, and a run in ``medicalrec-promotions``."""
+    from mlflow.entities import Metric, Param
+
+    from medicalrec.tracking import get_or_create_experiment
+    from medicalrec.training import metric_key
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    subject = decision.production_version if decision.action == "rollback" else decision.version
+    tags = {"promotion.outcome": decision.outcome, "promotion.reason": decision.reason[:4000],
+            "promotion.time": stamp, "promotion.forced": str(decision.forced).lower()}
+    if decision.action == "rollback":
+        tags = {"rollback.time": stamp, "rollback.restored_version": str(decision.version)}
+    if decision.outcome == UNCHANGED:
+        tags = {}  # keep the tags of the decision that made it production; the run below records this one
+    for key, value in tags.items():
+        client.set_model_version_tag(decision.model_name, subject, key, value)
+
+    experiment_id = get_or_create_experiment(PROMOTIONS_EXPERIMENT)
+    name = f"{decision.action} {decision.model_name} v{decision.version}: {decision.outcome}"
+    run = client.create_run(experiment_id, run_name=name, tags={
+        "action": decision.action, "outcome": decision.outcome, "promoted": str(decision.promoted).lower(),
+        "forced": str(decision.forced).lower(), "reason": decision.reason[:4000], "model_name": decision.model_name,
+    })
+    params = {"model_name": decision.model_name, "version": decision.version,
+              "production_before": decision.production_version, "metric": decision.metric,
+              "force": decision.forced, "comparison": decision.comparison, "data": decision.data}
+    now = int(time.time() * 1000)
+    metrics = []
+    for label, value in (("candidate", decision.candidate_value), ("production", decision.production_value)):
+        if value is not None:
+            metrics.append(Metric(f"{label}_{metric_key(decision.metric)}", float(value), now, 0))
+    client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items() if v is not None],
+                     metrics=metrics)
+    client.set_terminated(run.info.run_id)
+    decision.run_id = run.info.run_id

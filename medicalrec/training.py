@@ -1,0 +1,658 @@
+"""Train every feature mode and recommender under MLflow, ship the best MedicalRec transformer.
+
+``run_training`` does, in order:
+
+1. **validate** every parameter (``validate_config``) and load the data: a bad mode, recommender,
+   metric, protocol, fold count, transformer parameter or data file is a ``ConfigError`` (or the
+   loader's typed error) before any MLflow run exists;
+2. **cross-validate** each (mode x recommender) with ``evaluation.evaluate`` on the same grouped
+   folds, and log one child run per pair under one parent run: params, ``data_hash``, every metric
+   of the protocol as the mean over folds plus ``<metric>_std`` (standard deviation over folds),
+   fit time, per-fold values and plots; the parent gets the comparison table (CSV + Markdown), the
+   full report and summary plots (``evaluation.write_report``);
+3. **select**: the transformer (recommender ``medicalrec``) of the mode with the best chosen
+   validation metric (lowest for ``Regret@1``; ties go to the mode listed first);
+4. **refit** that transformer on all the data given, **export** it (``export.export_bundle``, ONNX
+   parity checked on every task's query plus all-missing and unseen probe rows, since no task is held
+   out any more), log it as an MLflow pyfunc model (``medicalrec/pyfunc.py``, models-from-code: no
+   pickle) and **register** it under ``model_name`` with tags (mode, metrics, data hash, git
+   commit, ONNX opset, protocol). Promotion is separate: ``registry.promote``.
+
+Under ``mlflow run`` the run the launcher created (``MLFLOW_RUN_ID``) is the parent run and its
+experiment is used (choose it with ``mlflow run --experiment-name``); otherwise the parent run is
+created in ``TrainConfig.experiment``.
+
+MLflow metric names cannot contain ``@``: ``NDCG@5`` is logged as ``NDCG_at_5`` (``metric_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.errors import ConfigError
+
+TRANSFORMER = "medicalrec"  # registry name of the MedicalRec transformer: the model that ships
+BUNDLED = "bundled"  # ``data`` value meaning the MedMNIST decathlon file shipped with the package
+MODEL_ARTIFACT = "model"  # name of the logged MLflow model inside the parent run
+KEY_METRICS = ("NDCG@5", "HitRate@1", "Regret@1", "KendallTau", "MRR")  # tagged on the model version
+
+# Columns a scoring request may carry (all optional): the task description and the performance
+# fields of mode IV, plus a caller's row id.
+REQUEST_TEXT_COLUMNS = (C.TASK_ID, C.DOMAIN, C.MODALITY, C.TASK_TYPE)
+REQUEST_NUMBER_COLUMNS = C.COUNT_COLUMNS + C.BOOLEAN_COLUMNS + (C.ACCURACY, C.PRECISION, C.RECALL, C.F1, C.AUC)
+
+Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total)
+
+
+@dataclass
+class TrainConfig:
+    """Parameters of one training sweep; the defaults are the MLproject's ``train`` defaults."""
+
+    data: str | None = None  # bench file; None or "bundled": the bundled MedMNIST decathlon 2021 results (70 records)
+    protocol: str = C.PROTOCOL_TASK  # "task" (which model is best for this task?) or "record"
+    modes: str = "I,II,III,IV"  # comma list of feature modes, or "all"
+    recommenders: str = "all"  # comma list of registry names, or "all" (13)
+    seed: int = 0  # folds, model initialisation and every random choice
+    metric: str = "NDCG@5"  # selection metric; must be one the protocol reports
+    folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
+    model_name: str = "medicalrec"  # registered model name
+    experiment: str = "medicalrec"  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
+    register: bool = True  # refit, export and register the best transformer (False: compare only)
+    transformer_params: dict = field(default_factory=dict)  # TransformerConfig overrides (e.g. max_epochs)
+    recommender_params: dict[str, dict] = field(default_factory=dict)  # other recommenders' overrides
+
+
+@dataclass
+class TrainPlan:
+    """A validated configuration with its data loaded: nothing left that can be a user error."""
+
+    config: TrainConfig
+    records: pd.DataFrame
+    source: str
+    notes: list[str]
+    modes: list[str]
+    recommenders: list[str]
+    n_folds: int
+    data_hash: str
+    params: dict[str, dict]
+
+    @property
+    def exports(self) -> bool:
+        return self.config.register and TRANSFORMER in self.recommenders
+
+    @property
+    def total_steps(self) -> int:
+        """Progress steps: one per cross-validation fit, one for logging, three for refit, export
+        and registration."""
+        return len(self.modes) * len(self.recommenders) * self.n_folds + 1 + (3 if self.exports else 0)
+
+
+@dataclass
+class TrainResult:
+    parent_run_id: str
+    experiment_id: str
+    child_run_ids: dict[str, str]  # "<mode>/<recommender>" -> run id
+    results: pd.DataFrame  # evaluation.evaluate's long results (one row per fold and metric)
+    summary: pd.DataFrame  # evaluation.summarize
+    data_hash: str
+    best_mode: str | None = None  # mode of the shipped transformer (None: no transformer trained)
+    best_value: float | None = None  # its cross-validated selection metric
+    model_uri: str | None = None  # the logged MLflow model
+    model_version: str | None = None  # registered version
+    parity_max_abs_diff: float | None = None
+    seconds: float = 0.0
+    transformer: object | None = None  # the refit MedicalRecTransformer (in memory only; the registry holds its ONNX export)
+
+
+def metric_key(name: str) -> str:
+    """An MLflow-safe metric key: ``NDCG@5`` -> ``NDCG_at_5`` (MLflow refuses ``@``)."""
+    return name.replace("@", "_at_")
+
+
+def lower_is_better(metric: str) -> bool:
+    from medicalrec import metrics as M
+
+    return metric == M.REGRET_AT_1
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+def resolve_data_path(data: str | os.PathLike | None) -> Path:
+    """The file ``data`` names; None, "" or "bundled" is the bundled file. Missing: ``ConfigError``."""
+    if data is None or str(data).strip() in ("", BUNDLED):
+        from medicalrec.bench.defaults import bundled_data_path
+
+        return bundled_data_path()
+    path = Path(str(data)).expanduser()
+    if not path.is_file():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ConfigError(f"data file {str(data)!r} does not exist{where}")
+    return path.resolve()
+
+
+def validate_config(config: TrainConfig) -> TrainPlan:
+    """Check every parameter and load the data; raise one clear ``ConfigError`` on the first
+    problem. Nothing is logged anywhere."""
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.bench.modes import parse_modes
+    from medicalrec.evaluation import metric_names, resolve_n_splits
+    from medicalrec.recommenders import create, parse_recommenders
+
+    if config.protocol not in C.PROTOCOLS:
+        raise ConfigError(f"unknown protocol {config.protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
+    modes = [m.name for m in parse_modes(str(config.modes))]
+    recommenders = parse_recommenders(str(config.recommenders))
+    reported = metric_names(config.protocol)
+    if config.metric not in reported:
+        raise ConfigError(
+            f"metric {config.metric!r} is not reported by the {config.protocol} protocol; "
+            f"choose from {', '.join(reported)}"
+        )
+    try:
+        seed = int(config.seed)
+    except (TypeError, ValueError):
+        raise ConfigError(f"seed must be an integer, got {config.seed!r}") from None
+    if not str(config.model_name).strip():
+        raise ConfigError("model name must not be empty")
+    unknown = sorted(set(config.recommender_params) - set(recommenders))
+    if unknown:
+        raise ConfigError(f"parameters given for recommender(s) not in the run: {', '.join(unknown)}")
+    params = {name: dict(config.recommender_params.get(name, {})) for name in recommenders}
+    if config.transformer_params:
+        if TRANSFORMER not in recommenders:
+            raise ConfigError(f"transformer parameters given but {TRANSFORMER!r} is not among the recommenders")
+        params[TRANSFORMER].update(config.transformer_params)
+    for name in recommenders:
+        try:
+            create(name, seed, **params[name])
+        except TypeError as error:
+            raise ConfigError(f"{name}: bad parameter(s) {sorted(params[name])}: {error}") from None
+
+    path = resolve_data_path(config.data)
+    bench = load_bench(path)
+    records = bench.frame
+    n_folds = resolve_n_splits(records, config.protocol, config.folds)
+    return TrainPlan(
+        config=config, records=records, source=str(path), notes=list(bench.notes), modes=modes,
+        recommenders=recommenders, n_folds=n_folds, data_hash=data_hash(records), params=params,
+    )
+
+
+def data_hash(records: pd.DataFrame) -> str:
+    """sha256 of the canonical records: the canonical columns, values written in one fixed way
+    (shortest round-trip floats, empty for missing), rows sorted. The same records give the same
+    hash whatever the file's format, header spellings or row order."""
+    columns = [c for c in C.CANONICAL_COLUMNS if c in records]
+    cells = []
+    for column in columns:
+        values = records[column].astype(object)
+        cells.append([_canonical_cell(v) for v in values])
+    rows = sorted("\x1f".join(row) for row in zip(*cells)) if cells else []
+    digest = hashlib.sha256()
+    digest.update(("\x1f".join(columns) + "\n").encode())
+    for row in rows:
+        digest.update((row + "\n").encode())
+    return digest.hexdigest()
+
+
+def _canonical_cell(value: object) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return ""
+        value = float(value)
+        return repr(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    return str(value)
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Validate, cross-validate, log, select, refit, export and register (module docstring)."""
+    started = time.perf_counter()
+    plan = validate_config(config)
+    from medicalrec.tracking import configure_tracking
+
+    configure_tracking()
+    import mlflow
+
+    step = _Stepper(progress, plan.total_steps)
+    # Under ``mlflow run`` the launcher's run is the parent. Taken out of the environment so that
+    # the nested ``start_run`` calls below create child runs instead of resuming it.
+    launcher_run = os.environ.pop("MLFLOW_RUN_ID", None)
+    if launcher_run:
+        run_context = mlflow.start_run(run_id=launcher_run)
+    else:
+        from medicalrec.tracking import get_or_create_experiment
+
+        experiment_id = get_or_create_experiment(config.experiment)
+        run_context = mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(plan))
+    with run_context as parent:
+        experiment_id = parent.info.experiment_id
+        _log_parent_params(parent.info.run_id, plan)
+        results = _cross_validate(plan, step)
+        from medicalrec.evaluation import summarize
+
+        summary = summarize(results)
+        with tempfile.TemporaryDirectory(prefix="medicalrec-train-") as scratch:
+            child_ids = _log_children(plan, results, summary, experiment_id, Path(scratch) / "children")
+            _log_parent_report(plan, results, summary, Path(scratch) / "report")
+            step("logged runs")
+            result = TrainResult(
+                parent_run_id=parent.info.run_id, experiment_id=experiment_id, child_run_ids=child_ids,
+                results=results, summary=summary, data_hash=plan.data_hash,
+            )
+            if plan.exports:
+                _ship_best_transformer(plan, summary, result, Path(scratch) / "bundle", step)
+            mlflow.set_tag("medicalrec.outcome", _outcome(plan, result))
+        result.seconds = time.perf_counter() - started
+        mlflow.log_metric("total_seconds", result.seconds)
+    return result
+
+
+def _run_name(plan: TrainPlan) -> str:
+    return f"train {Path(plan.source).name} {plan.config.protocol} ({len(plan.modes)} modes x {len(plan.recommenders)} recommenders)"
+
+
+def _outcome(plan: TrainPlan, result: TrainResult) -> str:
+    if result.model_version:
+        return f"registered {plan.config.model_name} version {result.model_version} (mode {result.best_mode})"
+    if not plan.config.register:
+        return "compared only (register=False)"
+    return f"compared only ({TRANSFORMER!r} not among the recommenders)"
+
+
+class _Stepper:
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, label: str) -> None:
+        self.done = min(self.done + 1, self.total)
+        if self.progress is not None:
+            self.progress(label, self.done, self.total)
+
+
+def _cross_validate(plan: TrainPlan, step: _Stepper) -> pd.DataFrame:
+    from medicalrec.evaluation import evaluate
+
+    return evaluate(
+        plan.records, plan.config.protocol, plan.modes, plan.recommenders, n_splits=plan.n_folds,
+        seed=int(plan.config.seed), progress=step, params=plan.params,
+    )
+
+
+def _common_params(plan: TrainPlan) -> dict[str, str]:
+    config = plan.config
+    return {
+        "protocol": config.protocol, "seed": str(int(config.seed)), "folds": str(plan.n_folds),
+        "metric": config.metric, "data_path": plan.source, "data_hash": plan.data_hash,
+        "n_records": str(len(plan.records)),
+    }
+
+
+def _log_params_missing(run_id: str, params: dict[str, str]) -> None:
+    """Log ``params`` except keys the run already has (``mlflow run`` logs the entry point's own
+    parameters first, and MLflow refuses to change a param's value)."""
+    import mlflow
+    from mlflow.entities import Param
+
+    existing = mlflow.tracking.MlflowClient().get_run(run_id).data.params
+    fresh = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
+    if fresh:
+        mlflow.tracking.MlflowClient().log_batch(run_id, params=fresh)
+
+
+def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
+    import mlflow
+
+    config = plan.config
+    params = {
+        **_common_params(plan), "data": config.data or BUNDLED, "modes": ",".join(plan.modes),
+        "recommenders": ",".join(plan.recommenders), "model_name": config.model_name,
+        "register": str(bool(config.register)), "transformer_params": json.dumps(plan.params.get(TRANSFORMER, {}), sort_keys=True),
+    }
+    _log_params_missing(run_id, params)
+    mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, "protocol": config.protocol,
+                     "git_commit": git_commit()})
+    if plan.notes:
+        mlflow.set_tag("data_notes", "; ".join(plan.notes)[:5000])
+
+
+def recommender_params(name: str, seed: int, params: dict) -> dict[str, str]:
+    """Every hyperparameter of a recommender as built (its config dataclass when it has one, with
+    defaults filled in), as ``param.<name>`` strings."""
+    from medicalrec.recommenders import create
+
+    instance = create(name, seed, **params)
+    config = getattr(instance, "config", None)
+    values = asdict(config) if is_dataclass(config) else dict(instance.params)
+    return {f"param.{k}": json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v) for k, v in values.items()}
+
+
+def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame, experiment_id: str,
+                  scratch: Path) -> dict[str, str]:
+    """One nested run per (mode, recommender): params, tags and metrics in one ``log_batch`` call,
+    then ``evaluation/`` (per-fold values and the at-K plot of the selection metric's family)."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    from medicalrec import metrics as M
+    from medicalrec import plots
+
+    client = mlflow.tracking.MlflowClient()
+    family = plan.config.metric.split("@")[0] if "@" in plan.config.metric else M.NDCG
+    child_ids: dict[str, str] = {}
+    for mode in plan.modes:
+        for name in plan.recommenders:
+            part = results[(results["mode"] == mode) & (results["recommender"] == name)]
+            rows = summary[(summary["mode"] == mode) & (summary["recommender"] == name)]
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"{mode} {name}", nested=True) as child:
+                now = int(time.time() * 1000)
+                fit = part.drop_duplicates("fold")["fit_seconds"].to_numpy(dtype=float)
+                values = {**_summary_metrics(rows), "fit_seconds_mean": float(fit.mean()) if fit.size else 0.0,
+                          "fit_seconds_total": float(fit.sum())}
+                metrics = [Metric(k, v, now, 0) for k, v in values.items()]
+                for fold, value in part[part["metric"] == plan.config.metric][["fold", "value"]].itertuples(index=False):
+                    if np.isfinite(value):
+                        metrics.append(Metric(f"fold_{metric_key(plan.config.metric)}", float(value), now, int(fold)))
+                params = {"mode": mode, "recommender": name, **_common_params(plan),
+                          **recommender_params(name, int(plan.config.seed), plan.params[name])}
+                tags = {"medicalrec.role": "candidate", "mode": mode, "recommender": name,
+                        "data_hash": plan.data_hash, "protocol": plan.config.protocol}
+                client.log_batch(child.info.run_id, metrics=metrics,
+                                 params=[Param(k, str(v)) for k, v in params.items()],
+                                 tags=[RunTag(k, v) for k, v in tags.items()])
+                out = scratch / f"{mode}_{name}"
+                out.mkdir(parents=True)
+                part.to_csv(out / "folds.csv", index=False)
+                plots.plot_at_k(rows, family, out / f"{family.lower()}_at_k.png",
+                                title=f"{family}@K, {name}, mode {mode}, {plan.config.protocol} protocol")
+                mlflow.log_artifacts(str(out), "evaluation")
+                child_ids[f"{mode}/{name}"] = child.info.run_id
+    return child_ids
+
+
+def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """Mean and ``_std`` per metric; NaN (undefined on every fold) is left out, not logged as 0."""
+    out = {}
+    for metric, mean, std in rows[["metric", "mean", "std"]].itertuples(index=False):
+        if pd.notna(mean):
+            out[metric_key(metric)] = float(mean)
+        if pd.notna(std):
+            out[f"{metric_key(metric)}_std"] = float(std)
+    return out
+
+
+def comparison_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per (mode, recommender): ``metric`` mean and std over folds and the mean fit time,
+    best first within each mode (lowest first for ``Regret@1``)."""
+    rows = summary[summary["metric"] == metric][["mode", "recommender", "mean", "std", "n", "fit_seconds"]]
+    rows = rows.rename(columns={"mean": metric, "std": f"{metric}_std", "n": "folds"})
+    mode_order = {m: i for i, m in enumerate(dict.fromkeys(summary["mode"]))}
+    sign = 1.0 if lower_is_better(metric) else -1.0
+    key = rows[metric].to_numpy(dtype=float) * sign
+    order = np.lexsort((np.nan_to_num(key, nan=np.inf), rows["mode"].map(mode_order).to_numpy()))
+    return rows.iloc[order].reset_index(drop=True)
+
+
+def _log_parent_report(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame, out: Path) -> None:
+    import mlflow
+
+    from medicalrec.evaluation import to_markdown, write_report
+
+    paths = write_report(results, out)
+    table = comparison_table(summary, plan.config.metric)
+    table.to_csv(out / "comparison.csv", index=False)
+    heading = (f"# {plan.config.metric} by mode and recommender ({plan.config.protocol} protocol, "
+               f"{plan.n_folds} folds, mean ± std over folds)\n\n")
+    (out / "comparison.md").write_text(heading + to_markdown(summary, [plan.config.metric]) + "\n" + paths["markdown"].read_text())
+    mlflow.log_artifacts(str(out), "report")
+    best = table.groupby("mode", sort=False).head(1)
+    for mode, name, value in best[["mode", "recommender", plan.config.metric]].itertuples(index=False):
+        if pd.notna(value):
+            mlflow.log_metric(f"best_{metric_key(plan.config.metric)}_mode_{mode}", float(value))
+
+
+# --- selection, refit, export, registration -------------------------------------------------------
+
+def select_mode(summary: pd.DataFrame, metric: str, recommender: str = TRANSFORMER) -> tuple[str, float]:
+    """The mode whose ``recommender`` has the best mean ``metric`` (lowest for ``Regret@1``); ties
+    go to the mode that comes first in ``summary``. ``ConfigError`` when no mode has a value."""
+    rows = summary[(summary["recommender"] == recommender) & (summary["metric"] == metric)]
+    rows = rows[rows["mean"].notna()]
+    if rows.empty:
+        raise ConfigError(f"{metric} is undefined for {recommender!r} in every mode: no task to rank in any fold")
+    values = rows["mean"].to_numpy(dtype=float)
+    best = int(np.argmin(values) if lower_is_better(metric) else np.argmax(values))
+    return str(rows["mode"].iloc[best]), float(values[best])
+
+
+def parity_probes(records: pd.DataFrame) -> pd.DataFrame:
+    """Rows the exported model must score exactly like torch beyond the training tasks: one with
+    every field missing and one with unseen categories and out-of-range numbers."""
+    unseen = {
+        C.DOMAIN: "parity probe: unseen domain", C.MODALITY: "parity probe: unseen modality",
+        C.TASK_TYPE: "ordinal", C.N_SAMPLES: 1e9, C.N_TRAIN: 1.0, C.N_TEST: 0.0, C.N_VAL: 0.0, C.K_FOLD: 3.0,
+        C.WIDTH: 1.0, C.HEIGHT: 65536.0, C.CHANNELS: 7.0, C.N_CLASSES: 1000.0, C.AUGMENTATION: 1.0,
+        C.ACCURACY: 0.0, C.PRECISION: 1.0, C.RECALL: 0.5, C.F1: 0.25, C.AUC: 1.0,
+    }
+    return pd.DataFrame([{}, unseen], columns=list(C.CANONICAL_COLUMNS))
+
+
+def check_tasks_for(records: pd.DataFrame) -> pd.DataFrame:
+    """Parity-check queries for a model trained on all of ``records``: every task's query (all are
+    training tasks now) plus ``parity_probes``."""
+    from medicalrec.bench.tasks import task_queries
+
+    queries = task_queries(records).reset_index(drop=True)
+    probes = parity_probes(records)
+    return pd.concat([queries.astype(object), probes.astype(object)], ignore_index=True)
+
+
+def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: TrainResult, bundle_dir: Path,
+                           step: _Stepper) -> None:
+    import mlflow
+
+    from medicalrec.evaluation import metric_names
+    from medicalrec.export import export_bundle
+    from medicalrec.recommenders import create
+
+    config = plan.config
+    mode, value = select_mode(summary, config.metric)
+    result.best_mode, result.best_value = mode, value
+    mlflow.set_tags({"selected_mode": mode, "selection_metric": config.metric})
+    mlflow.log_metric(f"selected_{metric_key(config.metric)}", value)
+
+    transformer = create(TRANSFORMER, int(config.seed), **plan.params[TRANSFORMER])
+    fit_started = time.perf_counter()
+    transformer.fit(plan.records, mode)
+    result.transformer = transformer
+    mlflow.log_metric("refit_seconds", time.perf_counter() - fit_started)
+    mlflow.log_dict(_jsonable(transformer.history_), "refit_history.json")  # epochs run, early-stopping epoch
+    step(f"refit {TRANSFORMER} mode {mode} on all {len(plan.records)} records")
+
+    rows = summary[(summary["recommender"] == TRANSFORMER) & (summary["mode"] == mode)].set_index("metric")
+    cv_metrics = {m: _finite(rows["mean"].get(m)) for m in metric_names(config.protocol)}
+    cv_std = {m: _finite(rows["std"].get(m)) for m in metric_names(config.protocol)}
+    bundle = export_bundle(
+        transformer, bundle_dir, plan.records, check_tasks_for(plan.records),
+        extra_metadata={
+            "metrics": cv_metrics, "metrics_std": cv_std, "data_hash": plan.data_hash,
+            "protocol": config.protocol, "selection_metric": config.metric, "folds": plan.n_folds,
+            "seed": int(config.seed), "data_source": Path(plan.source).name, "training_run_id": result.parent_run_id,
+        },
+    )
+    result.parity_max_abs_diff = float(bundle.metadata["parity_max_abs_diff"])
+    mlflow.log_metric("onnx_parity_max_abs_diff", result.parity_max_abs_diff)
+    step("exported ONNX bundle (parity checked)")
+
+    info = log_bundle_model(bundle_dir, input_example(plan.records))
+    result.model_uri = info.model_uri
+    tags = version_tags(plan, mode, cv_metrics, cv_std, bundle.metadata)
+    version = mlflow.register_model(info.model_uri, config.model_name, tags=tags)
+    result.model_version = str(version.version)
+    mlflow.set_tags({"registered_model": config.model_name, "registered_version": result.model_version})
+    step(f"registered {config.model_name} version {result.model_version}")
+
+
+def _jsonable(value):
+    """``value`` with numpy scalars as Python numbers, for ``json``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _finite(value) -> float | None:
+    return float(value) if value is not None and pd.notna(value) else None
+
+
+def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, metadata: dict) -> dict[str, str]:
+    """Tags of a registered version: what ``registry.promote`` compares and what a reader needs.
+
+    ``metric.<key>`` holds the cross-validated mean of every metric of the protocol (``_std`` the
+    spread over folds); ``data_hash`` + ``protocol`` say when two versions' metrics are comparable.
+    """
+    tags = {
+        "mode": mode, "protocol": plan.config.protocol, "data_hash": plan.data_hash,
+        "selection_metric": plan.config.metric, "folds": str(plan.n_folds), "seed": str(int(plan.config.seed)),
+        "git_commit": git_commit(), "onnx_opset": str(metadata["onnx_opset"]),
+        "parity_max_abs_diff": f"{float(metadata['parity_max_abs_diff']):.3g}",
+        "data_source": Path(plan.source).name, "n_records": str(len(plan.records)),
+        "recommender": TRANSFORMER,
+    }
+    for metric, value in cv_metrics.items():
+        if value is not None:
+            tags[f"metric.{metric_key(metric)}"] = repr(value)
+    for metric, value in cv_std.items():
+        if value is not None:
+            tags[f"metric.{metric_key(metric)}_std"] = repr(value)
+    key = [m for m in dict.fromkeys((plan.config.metric, *KEY_METRICS)) if cv_metrics.get(m) is not None]
+    tags["metrics"] = ", ".join(f"{m}={cv_metrics[m]:.4f}" for m in key)
+    return tags
+
+
+def git_commit() -> str:
+    """HEAD of the git checkout holding this package (with ``-dirty`` when it has uncommitted
+    changes), or "unknown" outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = head.stdout.strip()
+    return commit + ("-dirty" if status.returncode == 0 and status.stdout.strip() else "")
+
+
+# --- the MLflow model -----------------------------------------------------------------------------
+
+def input_example(records: pd.DataFrame, n: int = 2) -> pd.DataFrame:
+    """The first ``n`` task queries as a scoring request (request columns only)."""
+    from medicalrec.bench.tasks import task_queries
+
+    queries = task_queries(records).head(n).reset_index()
+    return request_frame(queries)
+
+
+def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` reduced to the request columns of the signature, text as ``object`` (None for
+    missing) and numbers as ``float64`` (NaN for missing)."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for column in REQUEST_TEXT_COLUMNS:
+        if column in frame:
+            values = frame[column].astype(object).to_numpy()
+            out[column] = pd.Series([None if pd.isna(v) else str(v) for v in values], dtype=object)
+    for column in REQUEST_NUMBER_COLUMNS:
+        if column in frame:
+            out[column] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
+
+
+def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
+    """Every request column optional (a user leaves fields empty); numbers accept any type (ints,
+    floats with NaN, numeric text: the model normalises and validates them like a bench file); the output
+    schema is inferred from the ranked table of the input example; ``top_k`` (0 = every model) is a
+    per-call parameter."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    inputs = Schema(
+        [ColSpec("string", c, required=False) for c in REQUEST_TEXT_COLUMNS]
+        + [ColSpec(AnyType(), c, required=False) for c in REQUEST_NUMBER_COLUMNS]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "integer columns cannot hold missing values": rank, support never miss
+        outputs = infer_signature(example_input, example_output).outputs
+    return ModelSignature(inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("top_k", "long", 0)]))
+
+
+def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
+    """Log the bundle as an MLflow pyfunc model in the active run. Models-from-code: the model is
+    ``medicalrec/pyfunc.py`` plus the bundle artifact, and a copy of this package travels as
+    ``code_paths`` so the model loads where medicalrec is not installed; nothing is pickled.
+    Returns MLflow's ``ModelInfo``."""
+    import shutil
+
+    import mlflow
+
+    from medicalrec.bundle import ARTIFACT_KEY, read_bundle
+    from medicalrec.scoring import Scorer
+
+    package = Path(__file__).resolve().parent
+    output = Scorer(read_bundle(bundle_dir), device="cpu").rank(example, top_k=None)
+    with tempfile.TemporaryDirectory(prefix="medicalrec-code-") as scratch:
+        code = shutil.copytree(package, Path(scratch) / package.name,
+                               ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # MLflow stores an artifact directory under its own base name; ``bundle.resolve_bundle``
+        # looks for ``artifacts/bundle``.
+        if Path(bundle_dir).name != ARTIFACT_KEY:
+            bundle_dir = shutil.copytree(bundle_dir, Path(scratch) / ARTIFACT_KEY)
+        return mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=str(package / "pyfunc.py"),
+            artifacts={ARTIFACT_KEY: str(bundle_dir)},
+            code_paths=[str(code)],
+            signature=model_signature(example, output),
+            input_example=example,
+            pip_requirements=scoring_requirements(),
+        )
+
+
+def scoring_requirements() -> list[str]:
+    """What loading the pyfunc model needs (ONNX Runtime, not torch), pinned to this environment;
+    medicalrec itself travels as code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for package in ("mlflow", "numpy", "pandas", "pyarrow", "onnxruntime"):
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return out

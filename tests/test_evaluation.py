@@ -1,0 +1,340 @@
+"""Evaluation of both protocols: hand-computed results on a small fixture, the real corpus end to
+end, grouping (no group on both sides), reproducibility, an oracle, and the report files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medicalrec import constants as C
+from medicalrec.bench.splits import protocol_folds
+from medicalrec.bench.tasks import task_table, with_task_ids
+from medicalrec.errors import ConfigError, ModelError
+from medicalrec.evaluation import (
+    evaluate,
+    metric_names,
+    n_steps,
+    resolve_n_splits,
+    summarize,
+    task_vectors,
+    to_markdown,
+    write_report,
+)
+from medicalrec.recommenders import recommender_names
+from medicalrec.recommenders.base import Recommender, TrainingSet
+
+REAL_DATA = Path("/work/shared/data/medicalrec_public_bench.csv")
+LOG2_3 = math.log2(3)
+
+# 5 tasks, one per ref; relevance is auc (every record of every task has it).
+# Record counts: A 4 (twice in T1), B 3, C 3, D 2, E 1.
+FIXTURE = [
+    ("R1", "T1", "A", 0.90), ("R1", "T1", "A", 0.75), ("R1", "T1", "B", 0.80), ("R1", "T1", "C", 0.70),
+    ("R2", "T2", "A", 0.60), ("R2", "T2", "B", 0.85), ("R2", "T2", "D", 0.75),
+    ("R3", "T3", "A", 0.88), ("R3", "T3", "C", 0.92),
+    ("R4", "T4", "B", 0.70), ("R4", "T4", "C", 0.65), ("R4", "T4", "D", 0.80),
+    ("R5", "T5", "E", 0.90),
+]
+
+
+@pytest.fixture
+def records() -> pd.DataFrame:
+    frame = pd.DataFrame(FIXTURE, columns=[C.REF, C.TASK, C.MODEL, C.AUC])
+    frame[C.DOMAIN] = frame[C.REF].map({"R1": "Skin", "R2": "Skin", "R3": "Lung", "R4": "Lung", "R5": "Eye"})
+    frame[C.N_SAMPLES] = frame[C.REF].map({"R1": 100, "R2": 200, "R3": 300, "R4": 400, "R5": 500})
+    frame[C.WIDTH] = 224
+    frame[C.HEIGHT] = 224
+    frame[C.N_CLASSES] = 2
+    return frame
+
+
+@pytest.fixture(scope="module")
+def real() -> pd.DataFrame:
+    return pd.read_csv(REAL_DATA)
+
+
+@pytest.fixture(scope="module")
+def real_subset(real) -> pd.DataFrame:
+    """Three sources, ~330 records, 34 tasks: small enough for every recommender."""
+    refs = ["Yang2023 MedMNIST v2", "kaiko eva leaderboard 2024-08", "Juodelyte2024 transferability"]
+    return real[real[C.REF].isin(refs)].reset_index(drop=True)
+
+
+def _fold_of(records: pd.DataFrame, protocol: str, group: str, seed: int = 0) -> int:
+    """The fold in which ``group`` (a ref or a task name) is held out, as ``evaluate`` splits."""
+    frame = with_task_ids(records)
+    key = frame[C.REF] if protocol == C.PROTOCOL_RECORD else frame[C.TASK]
+    n = key.nunique()
+    for fold, (_, test) in enumerate(protocol_folds(frame, protocol, n, seed)):
+        if set(key.iloc[test]) == {group}:
+            return fold
+    raise AssertionError(group)
+
+
+def _values(results: pd.DataFrame, fold: int) -> dict[str, float]:
+    part = results[results["fold"] == fold]
+    return dict(zip(part["metric"], part["value"]))
+
+
+# --- hand-computed results ------------------------------------------------------------------------
+
+def test_task_protocol_popularity_by_hand(records):
+    results = evaluate(records, "task", ["I"], ["popularity"], n_splits=0)
+    assert results["fold"].nunique() == 5  # leave-task-out
+
+    # T1 held out: counts A2 B2 C2 D2 -> tie, order A B C by name; A is best
+    t1 = _values(results, _fold_of(records, "task", "T1"))
+    assert (t1["HitRate@1"], t1["NDCG@1"], t1["NDCG@3"], t1["Regret@1"]) == (1.0, 1.0, 1.0, 0.0)
+    assert math.isnan(t1["KendallTau"])  # all scores equal
+
+    # T2 held out: counts A3 B2 D1 -> order A B D; truth B .85 > D .75 > A .60
+    t2 = _values(results, _fold_of(records, "task", "T2"))
+    assert (t2["HitRate@1"], t2["HitRate@3"], t2["HitRate@5"]) == (0.0, 1.0, 1.0)
+    assert t2["NDCG@1"] == 0.0  # A has gain 0
+    assert t2["NDCG@3"] == pytest.approx((1 / LOG2_3 + 0.6 / 2) / (1 + 0.6 / LOG2_3))
+    assert t2["KendallTau"] == pytest.approx(-1 / 3)
+    assert t2["Regret@1"] == pytest.approx(0.25)
+
+    # T3 held out: counts A3 C2 -> order A C; C is best
+    t3 = _values(results, _fold_of(records, "task", "T3"))
+    assert (t3["HitRate@1"], t3["NDCG@1"], t3["KendallTau"]) == (0.0, 0.0, -1.0)
+    assert t3["NDCG@3"] == pytest.approx(1 / LOG2_3)
+    assert t3["Regret@1"] == pytest.approx(0.04)
+
+    # T4 held out: counts B2 C2 D1 -> order B C D; truth D .80 > B .70 > C .65
+    t4 = _values(results, _fold_of(records, "task", "T4"))
+    assert (t4["HitRate@1"], t4["HitRate@3"]) == (0.0, 1.0)
+    assert t4["NDCG@1"] == pytest.approx(1 / 3)
+    assert t4["NDCG@3"] == pytest.approx((1 / 3 + 1 / 2) / (1 + (1 / 3) / LOG2_3))
+    assert t4["KendallTau"] == pytest.approx(-2 / math.sqrt(6))
+    assert t4["Regret@1"] == pytest.approx(0.10)
+
+    # T5 has one evaluated model: skipped, so its fold has no query and missing values
+    t5_fold = _fold_of(records, "task", "T5")
+    assert all(math.isnan(v) for v in _values(results, t5_fold).values())
+    assert results.loc[results["fold"] == t5_fold, "n_queries"].unique().tolist() == [0]
+
+    summary = summarize(results).set_index("metric")
+    assert summary.at["HitRate@1", "mean"] == pytest.approx(0.25)
+    assert summary.at["HitRate@1", "n"] == 4
+    assert summary.at["KendallTau", "mean"] == pytest.approx((-1 / 3 - 1 - 2 / math.sqrt(6)) / 3)
+    assert summary.at["KendallTau", "n"] == 3
+    assert summary.at["Regret@1", "mean"] == pytest.approx((0 + 0.25 + 0.04 + 0.10) / 4)
+
+
+def test_record_protocol_popularity_by_hand(records):
+    results = evaluate(records, "record", ["I"], ["popularity"], n_splits="loo")
+    assert results["fold"].nunique() == 5  # leave-ref-out
+
+    # R1 held out: counts A2 B2 C2 D2 E1 -> order A B C D E; targets A A B C -> ranks 1 1 2 3
+    r1 = _values(results, _fold_of(records, "record", "R1"))
+    assert r1["HitRate@1"] == pytest.approx(2 / 4)
+    assert r1["HitRate@5"] == 1.0
+    assert r1["NDCG@5"] == pytest.approx((1 + 1 + 1 / LOG2_3 + 1 / 2) / 4)
+    assert r1["MRR"] == pytest.approx((1 + 1 + 1 / 2 + 1 / 3) / 4)
+
+    # R2 held out: counts A3 C3 B2 D1 E1 -> order A C B D E; targets A B D -> ranks 1 3 4
+    r2 = _values(results, _fold_of(records, "record", "R2"))
+    assert r2["HitRate@1"] == pytest.approx(1 / 3)
+    assert r2["HitRate@5"] == 1.0
+    assert r2["MRR"] == pytest.approx((1 + 1 / 3 + 1 / 4) / 3)
+
+    # R5 held out: its model E is in no training record, so it is a miss at every K, even K=100
+    r5_fold = _fold_of(records, "record", "R5")
+    r5 = _values(results, r5_fold)
+    assert r5["HitRate@100"] == 0.0 and r5["NDCG@100"] == 0.0 and r5["MRR"] == 0.0
+    assert results.loc[results["fold"] == r5_fold, "n_queries"].unique().tolist() == [1]
+
+
+def test_results_structure(records):
+    labels: list[str] = []
+    results = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2, progress=labels.append)
+    assert list(results.columns) == ["protocol", "mode", "recommender", "fold", "metric", "value", "n_queries", "fit_seconds"]
+    assert len(labels) == n_steps(records, "task", ["I", "II"], ["popularity", "random"], 2) == 2 * 2 * 2
+    assert labels[0] == "I popularity fold 1/2"
+    assert results["mode"].unique().tolist() == ["I", "II"]
+    assert results["recommender"].unique().tolist() == ["popularity", "random"]
+    per_fit = results.groupby(["mode", "recommender", "fold"])
+    assert (per_fit["metric"].apply(list) == pd.Series([metric_names("task")] * 8, index=per_fit.size().index)).all()
+    assert (per_fit["fit_seconds"].nunique() == 1).all() and (results["fit_seconds"] >= 0).all()
+
+
+# --- task vectors ---------------------------------------------------------------------------------
+
+def test_unseen_models_rank_last_by_name():
+    truth = pd.DataFrame({C.MODEL: ["Z", "B", "A", "Y"], C.RELEVANCE: [0.9, 0.5, 0.6, 0.7]})
+    scores, relevance = task_vectors(np.array([0.2, np.nan, 0.1]), ["A", "B", "C"], truth)
+    # ordered by name A B Y Z; B's NaN goes below A; unseen Y, Z go below both and tie
+    assert relevance.tolist() == [0.6, 0.5, 0.7, 0.9]
+    assert scores[0] == 0.2 and scores[1] < scores[0] and scores[2] == scores[3] < scores[1]
+
+
+# --- the real corpus ------------------------------------------------------------------------------
+
+class _Instrumented(Recommender):
+    """Popularity that remembers which groups it was trained on and asked about."""
+
+    name = "instrumented"
+    seen: list[tuple[set, set]] = []
+
+    def _fit(self, data: TrainingSet) -> None:
+        self.trained = (set(data.records[C.REF]), set(data.records[C.TASK_ID]))
+        self.counts_ = np.bincount(data.record_model, minlength=len(self.models_)).astype(float)
+
+    def score(self, tasks: pd.DataFrame) -> np.ndarray:
+        assert C.MODEL not in tasks and C.RELEVANCE not in tasks
+        queried = set(tasks[C.REF]), set(tasks[C.TASK_ID] if C.TASK_ID in tasks else tasks.index)
+        type(self).seen.append((self.trained, queried))
+        return np.tile(self.counts_, (len(tasks), 1))
+
+
+@pytest.mark.parametrize("protocol,level", [("record", 0), ("task", 1)])
+def test_no_group_on_both_sides(real_subset, protocol, level):
+    _Instrumented.seen = []
+    evaluate(real_subset, protocol, ["I"], [_Instrumented], n_splits=3, seed=4)
+    assert len(_Instrumented.seen) == 3
+    held_out = set()
+    for trained, queried in _Instrumented.seen:
+        assert queried[level] and not trained[level] & queried[level]
+        held_out |= queried[level]
+    # every group is tested exactly once (tasks with < 2 models would be skipped; there are none)
+    column = C.REF if level == 0 else C.TASK_ID
+    assert held_out == set(with_task_ids(real_subset)[column])
+
+
+def test_reproducible_for_a_seed(real_subset):
+    names = ["random", "popularity", "knn_tasks"]
+    names = [n for n in names if n in recommender_names()]
+    first = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7)
+    second = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7)
+    other = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=8)
+    columns = ["mode", "recommender", "fold", "metric", "value", "n_queries"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])
+    assert not first[columns].equals(other[columns])
+
+
+class _Oracle(Recommender):
+    """Scores every task's models with their true relevance (read from the full corpus)."""
+
+    name = "oracle"
+    truth: pd.DataFrame = pd.DataFrame()
+
+    def _fit(self, data: TrainingSet) -> None:
+        # know every model, even those only tested: the oracle is not limited by training data
+        self.models_ = sorted(self.truth[C.MODEL].unique())
+
+    def score(self, tasks: pd.DataFrame) -> np.ndarray:
+        table = self.truth.pivot(index=C.TASK_ID, columns=C.MODEL, values=C.RELEVANCE)
+        table = table.reindex(index=tasks.index, columns=self.models_)
+        return table.fillna(-1.0).to_numpy()
+
+
+def test_oracle_is_perfect_in_the_task_protocol(real):
+    _Oracle.truth = task_table(real)
+    results = evaluate(real, "task", ["I"], [_Oracle], n_splits=3)
+    summary = summarize(results).set_index("metric")["mean"]
+    for metric in ("HitRate@1", "HitRate@3", "NDCG@1", "NDCG@3", "NDCG@5", "KendallTau"):
+        assert summary[metric] == pytest.approx(1.0)
+    assert summary["Regret@1"] == 0.0
+    assert results.groupby("fold")["n_queries"].first().sum() == 106
+
+
+def test_real_corpus_popularity_record_protocol(real):
+    results = evaluate(real, "record", ["I", "IV"], ["popularity"], n_splits=5, seed=0)
+    summary = summarize(results)
+    assert set(summary["n"]) == {5}
+    values = summary.set_index(["mode", "metric"])["mean"]
+    # popularity ignores features: every mode gives the same numbers
+    assert values["I"].equals(values["IV"])
+    hits = [values[("I", f"HitRate@{k}")] for k in C.RECORD_KS]
+    assert hits == sorted(hits) and 0 <= hits[0] <= hits[-1] <= 1
+    assert results.groupby("fold")["n_queries"].first().sum() == len(real)
+
+
+# registry recommenders (as they land): mode III, 2 folds, on a small subset, with short training
+FAST = {
+    "medicalrec": {"max_epochs": 1, "refit_full": False},
+    "mlp": {"max_iter": 20},
+    "gradient_boosting": {"max_iter": 1},
+    "logistic_regression": {"max_iter": 100},
+    "factorization_machine": {"epochs": 2},
+    "deepfm": {"epochs": 2},
+    "two_tower": {"epochs": 2},
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("name", recommender_names())
+def test_every_registered_recommender_evaluates(real_subset, name):
+    from medicalrec.recommenders import get_recommender_class
+
+    try:
+        get_recommender_class(name)
+    except ModuleNotFoundError:
+        pytest.skip(f"{name} is registered but its module has not landed yet")
+    small = real_subset[real_subset[C.REF] != "Juodelyte2024 transferability"]
+    results = evaluate(small, "task", ["III"], [name], n_splits=2, seed=0, params={name: FAST.get(name, {})})
+    assert len(results) == 2 * len(metric_names("task"))
+    bounded = results[results["metric"] != "KendallTau"]["value"]
+    assert bounded.notna().all() and bounded.between(0, 1).all()
+    assert results["value"].between(-1, 1).all()
+
+
+# --- errors, summary, report ----------------------------------------------------------------------
+
+def test_bad_arguments_fail_fast(records):
+    with pytest.raises(ConfigError, match="protocol"):
+        evaluate(records, "paper", ["I"], ["popularity"])
+    with pytest.raises(ConfigError, match="folds"):
+        evaluate(records, "task", ["I"], ["popularity"], n_splits=1)
+    with pytest.raises(ConfigError, match="unknown recommender"):
+        evaluate(records, "task", ["I"], ["nope"])
+    with pytest.raises(ConfigError, match="unknown mode"):
+        evaluate(records, "task", ["V"], ["popularity"])
+    assert resolve_n_splits(records, "task", 99) == 5 and resolve_n_splits(records, "task", "loo") == 5
+
+
+def test_markdown_table_by_hand():
+    summary = pd.DataFrame({
+        "protocol": "task", "mode": ["I", "I", "I", "I"], "recommender": ["a", "a", "b", "b"],
+        "metric": ["HitRate@1", "Regret@1"] * 2, "mean": [0.5, 0.02, 0.25, 0.01],
+        "std": [0.1, np.nan, 0.05, 0.0], "n": [5, 1, 5, 5], "fit_seconds": 0.1,
+    })
+    assert to_markdown(summary) == (
+        "| mode | recommender | HitRate@1 | Regret@1 |\n"
+        "|---|---|---:|---:|\n"
+        "| I | a | **0.500 ± 0.100** | 0.020 |\n"
+        "| I | b | 0.250 ± 0.050 | **0.010 ± 0.000** |\n"
+    )
+
+
+def test_write_report(records, tmp_path):
+    results = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2)
+    paths = write_report(results, tmp_path / "out")
+    assert set(paths) == {"results", "summary", "markdown", "task_hitrate", "task_ndcg", "task_regret"}
+    for path in paths.values():
+        assert path.exists() and path.stat().st_size > 0
+    for name in ("task_hitrate", "task_ndcg", "task_regret"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    reread = pd.read_csv(paths["results"])
+    assert len(reread) == len(results)
+    assert "| II | random |" in paths["markdown"].read_text()
+
+
+class _WrongShape(Recommender):
+    name = "wrong_shape"
+
+    def _fit(self, data: TrainingSet) -> None:
+        pass
+
+    def score(self, tasks: pd.DataFrame) -> np.ndarray:
+        return np.zeros((len(tasks), len(self.models_) + 1))
+
+
+def test_a_recommender_returning_the_wrong_shape_is_named(records):
+    with pytest.raises(ModelError, match=r"wrong_shape: score\(\) returned shape \((\d+), (\d+)\), expected \(\1 queries"):
+        evaluate(records, "task", ["I"], [_WrongShape], n_splits=2)

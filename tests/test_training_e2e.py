@@ -1,0 +1,274 @@
+"""End to end: the training sweep on the bundled MedMNIST data (70 records, 10 tasks) into a
+temporary sqlite MLflow store: runs, metrics, artifacts, registration, ONNX parity, and the
+registered pyfunc model ranking exactly like the transformer it was exported from.
+
+2 modes x 3 recommenders x 2 folds and a tiny transformer keep it fast; the full sweep is the same
+code with the MLproject defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medicalrec import constants as C
+from medicalrec.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"max_epochs": 3, "d_model": 16, "n_heads": 2, "n_layers": 1, "dim_feedforward": 32}
+MODES = "I,III"
+RECOMMENDERS = "medicalrec,popularity,knn_tasks"
+
+
+def _store(directory: Path) -> str:
+    return f"sqlite:///{directory / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_mlflow_globals():
+    """MLflow keeps the tracking and registry URIs in module globals and writes them into
+    ``os.environ``; put both back so later test modules see the store they configure."""
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from medicalrec.training import TrainConfig, run_training
+
+    directory = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", _store(directory))
+        patch.delenv("MLFLOW_RUN_ID", raising=False)
+        steps = []
+        config = TrainConfig(modes=MODES, recommenders=RECOMMENDERS, folds=2, transformer_params=TINY)
+        result = run_training(config, progress=lambda label, done, total: steps.append((label, done, total)))
+        yield result, directory, steps
+
+
+@pytest.fixture
+def client(trained):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    _, directory, _ = trained
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", _store(directory))
+        mlflow.set_tracking_uri(_store(directory))
+        mlflow.set_registry_uri(_store(directory))
+        yield MlflowClient()
+
+
+def _children(client, result):
+    runs = client.search_runs([result.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
+    return {(r.data.params["mode"], r.data.params["recommender"]): r for r in runs}
+
+
+def _artifacts(client, run_id: str, path: str) -> set[str]:
+    return {Path(a.path).name for a in client.list_artifacts(run_id, path)}
+
+
+def test_progress_counts_every_fit_and_the_shipping_steps(trained):
+    _, _, steps = trained
+    fits = 2 * 3 * 2
+    assert [d for _, d, _ in steps] == list(range(1, fits + 5))
+    assert {t for _, _, t in steps} == {fits + 4}
+    assert steps[-1][0] == "registered medicalrec version 1"
+
+
+def test_one_child_run_per_mode_and_recommender_with_params_metrics_and_plots(trained, client):
+    result, directory, _ = trained
+    children = _children(client, result)
+    assert set(children) == {(m, r) for m in ("I", "III") for r in RECOMMENDERS.split(",")}
+    for (mode, name), run in children.items():
+        params = run.data.params
+        assert params["seed"] == "0" and params["protocol"] == "task" and params["folds"] == "2"
+        assert params["data_hash"] == result.data_hash
+        part = result.results[(result.results["mode"] == mode) & (result.results["recommender"] == name)]
+        fold_values = part[part["metric"] == "NDCG@5"]["value"].to_numpy(dtype=float)
+        assert len(fold_values) == 2
+        # mean and sample standard deviation over the two folds, by hand
+        assert run.data.metrics["NDCG_at_5"] == pytest.approx((fold_values[0] + fold_values[1]) / 2)
+        assert run.data.metrics["NDCG_at_5_std"] == pytest.approx(abs(fold_values[0] - fold_values[1]) / np.sqrt(2))
+        for key in ("HitRate_at_1", "HitRate_at_3", "NDCG_at_1", "NDCG_at_3", "Regret_at_1", "fit_seconds_total"):
+            assert key in run.data.metrics
+        assert _artifacts(client, run.info.run_id, "evaluation") == {"folds.csv", "ndcg_at_k.png"}
+        folds = pd.read_csv(client.download_artifacts(run.info.run_id, "evaluation/folds.csv"))
+        assert len(folds) == 2 * 8 and set(folds["fold"]) == {0, 1}  # 8 task-protocol metrics per fold
+        history = client.get_metric_history(run.info.run_id, "fold_NDCG_at_5")
+        assert sorted((m.step, m.value) for m in history) == sorted(enumerate(fold_values))
+    transformer_params = children[("I", "medicalrec")].data.params
+    assert transformer_params["param.max_epochs"] == "3" and transformer_params["param.d_model"] == "16"
+    from medicalrec.recommenders.knn_tasks import KnnTasksConfig
+
+    assert children[("I", "knn_tasks")].data.params["param.k"] == str(KnnTasksConfig().k)  # default, filled in
+    # artifacts live next to the database, not in the working directory
+    assert client.get_run(result.parent_run_id).info.artifact_uri.startswith((directory / "mlartifacts").as_uri())
+
+
+def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
+    result, _, _ = trained
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.params["data_hash"] == result.data_hash
+    assert parent.data.tags["selected_mode"] == result.best_mode
+    report = _artifacts(client, result.parent_run_id, "report")
+    assert {"comparison.csv", "comparison.md", "summary.csv", "summary.md", "results.csv"} <= report
+    assert {"task_hitrate_at_k.png", "task_ndcg_at_k.png", "task_regret.png"} <= report
+    assert "refit_history.json" in _artifacts(client, result.parent_run_id, "")
+    local = client.download_artifacts(result.parent_run_id, "report/comparison.csv")
+    table = pd.read_csv(local)
+    assert len(table) == 6 and set(table["mode"]) == {"I", "III"}
+    for mode, part in table.groupby("mode"):
+        assert part["NDCG@5"].iloc[0] == part["NDCG@5"].max()  # best first within each mode
+
+
+def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained, client):
+    result, _, _ = trained
+    frame = result.results
+    rows = frame[(frame["recommender"] == "medicalrec") & (frame["metric"] == "NDCG@5")]
+    means = rows.groupby("mode")["value"].mean()
+    assert result.best_mode == means.idxmax() and result.best_value == pytest.approx(means.max())
+
+    version = client.get_model_version("medicalrec", result.model_version)
+    tags = version.tags
+    assert tags["mode"] == result.best_mode
+    assert tags["protocol"] == "task"
+    assert tags["data_hash"] == result.data_hash
+    assert tags["onnx_opset"] == "18"
+    assert float(tags["metric.NDCG_at_5"]) == pytest.approx(means.max())
+    assert "NDCG@5=" in tags["metrics"] and "Regret@1=" in tags["metrics"]
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    expected = head.stdout.strip() if head.returncode == 0 else "unknown"
+    assert tags["git_commit"].removesuffix("-dirty") == expected
+
+
+def test_registered_bundle_reproduces_the_refit_transformer(trained, client):
+    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
+    from medicalrec.export import onnx_session
+    from medicalrec.training import check_tasks_for
+
+    result, _, _ = trained
+    bundle = resolve_bundle(f"models:/medicalrec/{result.model_version}")
+    records = pd.read_csv(bundled_data_path())
+    queries = check_tasks_for(records)
+    assert len(queries) == 10 + 2  # every task of the bundled data plus the two probes
+    tokens = bundle.encoder.tokens(queries)
+    onnx_scores = onnx_session(bundle.onnx_path).run([OUTPUT_NAME], {INPUT_NAME: tokens})[0]
+    torch_scores = result.transformer.score(queries)
+    np.testing.assert_allclose(onnx_scores, torch_scores, atol=1e-4)
+    assert bundle.models == result.transformer.models_
+    assert bundle.mode == result.best_mode
+
+
+def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(trained, client):
+    import mlflow
+
+    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.tasks import task_queries
+    from medicalrec.registry import promote
+    from medicalrec.training import request_frame
+
+    result, _, _ = trained
+    decision = promote("medicalrec")
+    assert decision.promoted and decision.outcome == "first"
+    model = mlflow.pyfunc.load_model("models:/medicalrec@production")
+    queries = task_queries(pd.read_csv(bundled_data_path())).reset_index()
+    request = request_frame(queries)  # every feature of every mode, ints and NaN as a user would send them
+    assert {C.N_TRAIN, C.MODALITY, C.TASK_ID} <= set(request.columns)
+    ranked = model.predict(request)
+    expected = result.transformer.recommend(queries, k=None)
+    assert list(ranked.columns) == ["task_id", "rank", "model", "score", "support", "nearest_tasks", "distance", "confidence"]
+    for (task_id, group), want in zip(ranked.groupby("task_id", sort=False), expected):
+        assert group["rank"].tolist() == list(range(1, len(want) + 1))
+        assert group["model"].tolist() == [m for m, _ in want]
+        np.testing.assert_allclose(group["score"].to_numpy(), [s for _, s in want], atol=1e-4)
+    top2 = model.predict(request.head(3), params={"top_k": 2})
+    assert top2["rank"].tolist() == [1, 2] * 3
+
+
+def test_data_hash_ignores_row_order_and_format_but_not_values():
+    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.training import data_hash
+
+    records = load_bench(bundled_data_path()).frame
+    shuffled = records.sample(frac=1.0, random_state=3)[list(reversed(records.columns))]
+    assert data_hash(shuffled) == data_hash(records)
+    changed = records.copy()
+    changed.loc[5, C.ACCURACY] = 0.5
+    assert data_hash(changed) != data_hash(records)
+    one = pd.DataFrame({C.MODEL: ["a"], C.N_SAMPLES: [10.0]})
+    canonical = f"{C.N_SAMPLES}\x1f{C.MODEL}\n10\x1fa\n"
+    assert data_hash(one) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"modes": "I,V"}, "unknown mode 'V'"),
+    ({"data": "/nonexistent/bench.csv"}, "does not exist"),
+    ({"recommenders": "popularity,nope"}, "unknown recommender 'nope'"),
+    ({"metric": "MRR"}, "not reported by the task protocol"),
+    ({"folds": 1}, "folds must be"),
+    ({"transformer_params": {"max_epoch": 3}}, r"medicalrec: unknown parameter\(s\) max_epoch"),
+])
+def test_bad_parameters_fail_before_any_run(tmp_path, monkeypatch, change, message):
+    from medicalrec.training import TrainConfig, run_training
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _store(tmp_path))
+    config = TrainConfig(**{"modes": "I", "recommenders": "popularity,medicalrec", **change})
+    with pytest.raises(ConfigError, match=message):
+        run_training(config)
+    assert not (tmp_path / "mlflow.db").exists()  # not even the store was created, let alone a run
+
+
+def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
+    import json
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _store(tmp_path)}
+    env.pop("MLFLOW_RUN_ID", None)
+    script = str(ROOT / "entrypoints" / "train.py")
+    bad = subprocess.run([sys.executable, script, "--modes", "II,VII"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == ["error: unknown mode 'VII'; choose from I, II, III, IV"]
+    assert not (tmp_path / "mlflow.db").exists()
+
+    # as ``mlflow run`` launches it: a run created beforehand, passed in MLFLOW_RUN_ID, is the parent
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=_store(tmp_path), registry_uri=_store(tmp_path))
+    experiment_id = client.create_experiment("launched", artifact_location=(tmp_path / "mlartifacts").as_uri())
+    launcher = client.create_run(experiment_id)
+    client.log_param(launcher.info.run_id, "seed", "0")  # mlflow run logs the entry point's parameters first
+    good = subprocess.run(
+        [sys.executable, script, "--modes", "II,III", "--recommenders", "medicalrec", "--folds", "2",
+         "--model-name", "scripted", "--transformer-params", json.dumps(TINY)],
+        capture_output=True, text=True, env={**env, "MLFLOW_RUN_ID": launcher.info.run_id,
+                                             "MLFLOW_EXPERIMENT_ID": experiment_id},
+        cwd=tmp_path, timeout=600,
+    )
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert "registered scripted version 1" in good.stdout
+    children = client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{launcher.info.run_id}'")
+    assert sorted(r.data.params["mode"] for r in children) == ["II", "III"]
+    parent = client.get_run(launcher.info.run_id)
+    assert "mode" not in parent.data.params and parent.data.tags["registered_version"] == "1"
+    version = client.get_model_version("scripted", "1")
+    assert version.tags["mode"] == parent.data.tags["selected_mode"]
