@@ -2,7 +2,7 @@
 
 Loads ``--model`` (default ``models:/medicalrec@production``) from the tracking store of
 ``medicalrec.tracking.configure_tracking`` and writes the top ``--top-k`` models per task
-(0 = every model). Bad input is one ``error:`` line and exit code 2.
+(0 = every model), and logs the run to MLflow. Bad input is one ``error:`` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from medicalrec.errors import MedicalRecError, ValidationError
-    from medicalrec.scoring import format_summary, score_file
+    from medicalrec.scoring import format_summary, log_scoring_run, score_file
     from medicalrec.tracking import configure_tracking
 
     configure_tracking()
@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     except MedicalRecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    run_id = log_scoring_run(summary)  # the nightly record: model version, input hash, counts, timings
     print(format_summary(summary))
+    print(f"logged to MLflow run {run_id}")
     return 0
 
 

@@ -323,3 +323,43 @@ def promote(version, force, do_rollback, model_name, metric, data):
     click.echo(decision.message())
     if decision.outcome == REFUSED:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Bench file (CSV, TSV, Parquet, XLSX) [default: the bundled MedMNIST decathlon data].")
+@click.option("--protocol", type=click.Choice(["record", "task"]), default="task", show_default=True,
+              help="record: predict each held-out record's model (folds grouped by ref); task: rank the "
+                   "models of held-out tasks by their reported performance (folds grouped by task).")
+@click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
+@click.option("--models", "recommenders", default="all", show_default=True,
+              help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).')
+@click.option("--folds", default="5", show_default=True,
+              help='Grouped folds, or "loo" for leave-one-group-out (one fit per task or ref: slow).')
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and of every recommender.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
+              show_default=True, help="Folder for results.csv, summary.csv, summary.md and the PNG plots.")
+def evaluate(data, protocol, modes, recommenders, folds, seed, out):
+    """Cross-validate recommenders on a bench file and write a comparison table and plots.
+
+    \b
+    Example (the README's numbers):
+      medicalrec evaluate --data ../shared/data/medicalrec_public_bench.csv --protocol task
+    """
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.bench.modes import parse_modes
+    from medicalrec.evaluation import evaluate as run_evaluation
+    from medicalrec.evaluation import n_steps, summarize, to_markdown, write_report, metric_names
+    from medicalrec.recommenders import parse_recommenders
+
+    mode_list, names = parse_modes(modes), parse_recommenders(recommenders)
+    n_splits = folds if folds == "loo" else int(folds)
+    records = load_bench(data or _bundled_data()).frame
+    total = n_steps(records, protocol, mode_list, names, n_splits)
+    with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
+                           item_show_func=lambda item: item) as bar:
+        results = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
+                                 progress=lambda label: bar.update(1, label))
+    paths = write_report(results, out)
+    click.echo(to_markdown(summarize(results), metric_names(protocol)))
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

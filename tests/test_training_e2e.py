@@ -272,3 +272,42 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     assert "mode" not in parent.data.params and parent.data.tags["registered_version"] == "1"
     version = client.get_model_version("scripted", "1")
     assert version.tags["mode"] == parent.data.tags["selected_mode"]
+
+
+def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(trained, client, tmp_path):
+    """The MLproject ``score`` entry point against models:/medicalrec@production: output file,
+    exit code 0, and an MLflow run holding the model version, input hash and counts; a bad input
+    exits 2 and leaves yesterday's output untouched."""
+    import subprocess
+    import sys
+
+    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.tasks import task_queries
+    from medicalrec.registry import promote
+
+    _, directory, _ = trained
+    promote("medicalrec")  # first promotion, or already production: either way production exists
+    tasks = tmp_path / "tasks.csv"
+    task_queries(pd.read_csv(bundled_data_path())).reset_index().to_csv(tasks, index=False)
+    output = tmp_path / "recs.csv"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": _store(directory)}
+    env.pop("MLFLOW_RUN_ID", None)
+    script = Path(__file__).resolve().parents[1] / "entrypoints" / "score.py"
+    done = subprocess.run([sys.executable, str(script), "--input", str(tasks), "--output", str(output), "--top-k", "3"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    recommendations = pd.read_csv(output)
+    assert len(recommendations) == 10 * 3 and recommendations["rank"].tolist()[:3] == [1, 2, 3]
+    run_id = done.stdout.strip().splitlines()[-1].split()[-1]
+    run = client.get_run(run_id)
+    assert run.data.metrics["rows_scored"] == 10
+    assert run.data.params["model_version"] and len(run.data.params["input_hash"]) == 64
+
+    before = output.read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("task_id,n_samples\nt1,-5\n")
+    failed = subprocess.run([sys.executable, str(script), "--input", str(bad), "--output", str(output)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 2
+    assert "n_samples" in failed.stderr and "-5" in failed.stderr
+    assert output.read_bytes() == before
