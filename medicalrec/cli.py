@@ -349,7 +349,7 @@ def evaluate(data, protocol, modes, recommenders, folds, seed, out):
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
     from medicalrec.evaluation import evaluate as run_evaluation
-    from medicalrec.evaluation import n_steps, summarize, to_markdown, write_report, metric_names
+    from medicalrec.evaluation import metric_names, n_steps, summarize, to_markdown, transformer_objective, write_report
     from medicalrec.recommenders import parse_recommenders
 
     mode_list, names = parse_modes(modes), parse_recommenders(recommenders)
@@ -359,7 +359,8 @@ def evaluate(data, protocol, modes, recommenders, folds, seed, out):
     with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
                            item_show_func=lambda item: item) as bar:
         results = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
-                                 progress=lambda label: bar.update(1, label))
+                                 progress=lambda label: bar.update(1, label),
+                                 params={"medicalrec": {"objective": transformer_objective(protocol)}})
     paths = write_report(results, out)
     click.echo(to_markdown(summarize(results), metric_names(protocol)))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

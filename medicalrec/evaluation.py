@@ -135,6 +135,11 @@ def evaluate(
     return results.iloc[order].reset_index(drop=True)
 
 
+def transformer_objective(protocol: str) -> str:
+    """The MedicalRec transformer's training objective that matches an evaluation protocol."""
+    return "record" if protocol == C.PROTOCOL_RECORD else "task"
+
+
 def _check_protocol(protocol: str) -> None:
     if protocol not in C.PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(C.PROTOCOLS)}")

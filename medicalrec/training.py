@@ -148,7 +148,7 @@ def validate_config(config: TrainConfig) -> TrainPlan:
     problem. Nothing is logged anywhere."""
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
-    from medicalrec.evaluation import metric_names, resolve_n_splits
+    from medicalrec.evaluation import metric_names, resolve_n_splits, transformer_objective
     from medicalrec.recommenders import create, parse_recommenders
 
     if config.protocol not in C.PROTOCOLS:
@@ -175,6 +175,8 @@ def validate_config(config: TrainConfig) -> TrainPlan:
         if TRANSFORMER not in recommenders:
             raise ConfigError(f"transformer parameters given but {TRANSFORMER!r} is not among the recommenders")
         params[TRANSFORMER].update(config.transformer_params)
+    if TRANSFORMER in params:
+        params[TRANSFORMER].setdefault("objective", transformer_objective(config.protocol))
     for name in recommenders:
         try:
             create(name, seed, **params[name])

@@ -89,3 +89,10 @@ def test_tasks_ranked_best_model_gets_most_mass_on_training_tasks(records):
         hits.append(group.set_index(C.MODEL)[C.RELEVANCE][ranked.index[0]] == group[C.RELEVANCE].max())
         chance.append(1 / len(group))
     assert np.mean(hits) > 2 * np.mean(chance)
+
+
+def test_record_objective_trains_and_unknown_objectives_are_refused(records):
+    model = MedicalRecTransformer(seed=0, objective="record", **FAST).fit(records, "I")
+    assert model.score(records.head(3)).shape == (3, records[C.MODEL].nunique())
+    with pytest.raises(Exception, match="objective"):
+        MedicalRecTransformer(objective="popularity")

@@ -32,7 +32,7 @@ import pandas as pd
 
 from medicalrec.bench.modes import PERFORMANCE_FEATURES
 from medicalrec.bench.splits import validation_split
-from medicalrec.errors import ModelError
+from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
 from medicalrec.recommenders.params import parse_params
 
@@ -49,6 +49,9 @@ class TransformerConfig:
     dropout: float = 0.0  # feature masking regularises; dropout halved the step speed for no measured gain
     feature_mask_prob: float = 0.05  # chance to hide any feature during training
     performance_mask_prob: float = 0.5  # chance to hide each mode-IV performance field
+    objective: str = "task"  # "task": rank the models of a task by how well they did (record and
+    # listwise targets as below); "record": predict the model a paper used (record target only,
+    # unweighted), which is what the record protocol measures
     record_weight: float = 0.2  # weight of the record target; the task (listwise) target gets the rest
     listwise_record_weights: bool = True  # weigh each record by its model's share of the task's listwise
     # target (mean 1 within a task), so records of models that did well count more
@@ -128,6 +131,8 @@ class MedicalRecTransformer(Recommender):
     def __init__(self, seed: int = 0, **params):
         super().__init__(seed=seed, **params)
         self.config = parse_params(TransformerConfig, params, self.name)
+        if self.config.objective not in ("task", "record"):
+            raise ConfigError(f"medicalrec: objective must be 'task' or 'record', got {self.config.objective!r}")
         self.net = None
         self.history_: dict = {}
 
@@ -150,7 +155,7 @@ class MedicalRecTransformer(Recommender):
         n_models = len(self.models_)
         record_targets = np.zeros((len(record_tokens), n_models), dtype=np.float32)
         record_targets[np.arange(len(record_tokens)), data.record_model] = 1.0
-        if config.listwise_record_weights:
+        if config.objective == "task" and config.listwise_record_weights:
             evaluated = (data.task_targets > 0).sum(axis=1)
             share = data.task_targets[data.task_of_record, data.record_model] * evaluated[data.task_of_record]
             record_targets *= share[:, None].astype(np.float32)
@@ -188,7 +193,8 @@ class MedicalRecTransformer(Recommender):
         tokens = torch.as_tensor(np.concatenate([record_tokens, task_tokens]))
         targets = torch.as_tensor(np.concatenate([record_targets, task_targets]))
         is_task = torch.cat([torch.zeros(len(record_tokens), dtype=torch.bool), torch.ones(len(task_tokens), dtype=torch.bool)])
-        weights = torch.where(is_task, 1.0 - config.record_weight, config.record_weight)
+        record_weight = 1.0 if config.objective == "record" else config.record_weight
+        weights = torch.where(is_task, 1.0 - record_weight, record_weight)
         # Balance the two targets: records outnumber tasks, so each side is scaled to its share.
         n_records, n_tasks = max(len(record_tokens), 1), max(len(task_tokens), 1)
         weights = weights * torch.where(is_task, len(tokens) / n_tasks, len(tokens) / n_records) / 2
