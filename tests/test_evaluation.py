@@ -4,7 +4,6 @@ end, grouping (no group on both sides), reproducibility, an oracle, and the repo
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from medicalrec.evaluation import (
 from medicalrec.recommenders import recommender_names
 from medicalrec.recommenders.base import Recommender, TrainingSet
 
-REAL_DATA = Path("/work/shared/data/medicalrec_public_bench.csv")
+from conftest import REAL_BENCH as REAL_DATA  # noqa: E402
 LOG2_3 = math.log2(3)
 
 # 5 tasks, one per ref; relevance is auc (every record of every task has it).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from medicalrec.bench.tasks import task_queries
 from medicalrec.evidence import EvidenceIndex, build_evidence
 from medicalrec.features import FeatureEncoder
 
-REAL_BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "medicalrec_public_bench.csv"
+from conftest import REAL_BENCH  # noqa: E402
 
 # Three tasks, mode I (domain, n_samples, width, height, n_classes):
 # A and B differ only in n_samples; C differs from both in every feature. M2 has two records on C.

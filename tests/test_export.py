@@ -12,7 +12,7 @@ from medicalrec.bundle import read_bundle, resolve_bundle
 from medicalrec.errors import ModelError
 from medicalrec.export import check_parity, export_bundle, export_onnx, onnx_session
 
-REAL = "../shared/data/medicalrec_public_bench.csv"
+from conftest import REAL_BENCH as REAL  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """The synthetic corpus: valid, deterministic, chunk-independent, literature-like and learnable."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -17,7 +17,7 @@ from medicalrec.bench.loading import Bench, Normalized, load_bench, normalize, r
 from medicalrec.bench.tasks import assign_task_ids
 from medicalrec.errors import DataFileError, Problem, SchemaError, ValidationError
 
-REAL_BENCH = Path("/work/shared/data/medicalrec_public_bench.csv")
+from conftest import REAL_BENCH  # noqa: E402
 
 # Twenty records with the published MedicalRec-Bench headers and the mess real spreadsheets hold:
 # percent accuracy, Yes/No folds, numbers written as text, padded text, missing-value tokens,

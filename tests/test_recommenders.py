@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders import RECOMMENDERS, create, get_recommender_class, recommender_names
 from medicalrec.recommenders.base import Recommender, TrainingSet
 
-REAL_BENCH = Path("/work/shared/data/medicalrec_public_bench.csv")
+from conftest import REAL_BENCH  # noqa: E402
 REAL_REFS = ("Yang2023 MedMNIST v2", "kaiko eva leaderboard 2024-08")
 HAND_REF = "Handmade 2026"
 BASELINES = [

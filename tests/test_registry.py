@@ -33,23 +33,6 @@ TINY = {"max_epochs": 3, "d_model": 16, "n_heads": 2, "n_layers": 1, "dim_feedfo
 HASH_A, HASH_B = "a" * 64, "b" * 64
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_mlflow_globals():
-    """MLflow keeps the tracking and registry URIs in module globals and writes them into
-    ``os.environ``; put both back so later test modules see the store they configure."""
-    import mlflow
-
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    yield
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A tmp sqlite store holding one trained model (``trained`` version 1) and a reversed copy."""

@@ -33,22 +33,9 @@ from medicalrec.scoring import (
     unique_rows,
 )
 
-REAL_BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "medicalrec_public_bench.csv"
+from conftest import REAL_BENCH  # noqa: E402
 QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL,
                  C.WIDTH, C.HEIGHT, C.CHANNELS, C.N_CLASSES]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A transformer fitted on 300 real records (mode III) and its exported bundle."""
-    from medicalrec.export import export_bundle
-    from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
-
-    records = pd.read_csv(REAL_BENCH).sample(300, random_state=0).reset_index(drop=True)
-    transformer = MedicalRecTransformer(seed=0, max_epochs=5, refit_full=False).fit(records, "III")
-    directory = tmp_path_factory.mktemp("bundle")
-    export_bundle(transformer, directory, records, records.head(40))
-    return transformer, resolve_bundle(directory), records
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +47,9 @@ def tasks() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def torch_ranking(trained, tasks):
+def torch_ranking(scoring_bundle, tasks):
     """The transformer's own scores and top-5 in torch, once for all format combinations."""
-    transformer, _, _ = trained
+    transformer, _, _ = scoring_bundle
     return transformer.score(tasks), transformer.recommend(tasks, k=5)
 
 
@@ -99,8 +86,8 @@ def _assert_same_ranking(ours: list[str], theirs: list[str], torch_scores: dict[
 
 @pytest.mark.parametrize("suffix_in, suffix_out", [(".csv", ".csv"), (".parquet", ".parquet"),
                                                    (".csv", ".parquet"), (".parquet", ".csv")])
-def test_top_k_equals_the_transformers_ranking(trained, tasks, torch_ranking, tmp_path, suffix_in, suffix_out):
-    transformer, bundle, _ = trained
+def test_top_k_equals_the_transformers_ranking(scoring_bundle, tasks, torch_ranking, tmp_path, suffix_in, suffix_out):
+    transformer, bundle, _ = scoring_bundle
     source = _write(tasks, tmp_path / f"tasks{suffix_in}")
     summary = score_file(bundle, source, tmp_path / f"recs{suffix_out}", top_k=5, chunk_size=40)
     out = _read(tmp_path / f"recs{suffix_out}")
@@ -116,8 +103,8 @@ def test_top_k_equals_the_transformers_ranking(trained, tasks, torch_ranking, tm
         np.testing.assert_allclose(group[C.SCORE], [by_name[m] for m in group[C.MODEL]], rtol=1e-5, atol=1e-6)
 
 
-def test_all_models_ranks_every_candidate(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_all_models_ranks_every_candidate(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = _write(tasks.head(7), tmp_path / "tasks.csv")
     summary = score_file(bundle, source, tmp_path / "all.parquet", top_k=None)
     out = pd.read_parquet(tmp_path / "all.parquet")
@@ -130,8 +117,8 @@ def test_all_models_ranks_every_candidate(trained, tasks, tmp_path):
         assert group[C.SCORE].sum() == pytest.approx(1.0, abs=1e-4)  # a softmax over all candidates
 
 
-def test_scorer_rank_frame_api(trained, tasks):
-    transformer, bundle, _ = trained
+def test_scorer_rank_frame_api(scoring_bundle, tasks):
+    transformer, bundle, _ = scoring_bundle
     ranked = Scorer(bundle, device="cpu").rank(tasks.head(3), top_k=2)
     assert list(ranked.columns) == list(OUTPUT_COLUMNS)
     assert ranked[C.TASK_ID].tolist() == ["task-000", "task-000", "task-001", "task-001", "task-002", "task-002"]
@@ -165,8 +152,8 @@ def test_unique_rows_round_trip():
 # Evidence columns
 
 
-def test_evidence_columns_are_consistent(trained, tasks, tmp_path):
-    _, bundle, records = trained
+def test_evidence_columns_are_consistent(scoring_bundle, tasks, tmp_path):
+    _, bundle, records = scoring_bundle
     far = tasks.head(1).copy()
     far[C.TASK_ID] = "far"
     for column in (C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL, C.WIDTH, C.HEIGHT):
@@ -199,16 +186,16 @@ def test_evidence_columns_are_consistent(trained, tasks, tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_rerun_gives_identical_bytes(trained, tasks, tmp_path, suffix):
-    _, bundle, _ = trained
+def test_rerun_gives_identical_bytes(scoring_bundle, tasks, tmp_path, suffix):
+    _, bundle, _ = scoring_bundle
     source = _write(tasks, tmp_path / "tasks.csv")
     score_file(bundle, source, tmp_path / f"one{suffix}", top_k=10, chunk_size=30)
     score_file(bundle, source, tmp_path / f"two{suffix}", top_k=10, chunk_size=30)
     assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"two{suffix}").read_bytes()
 
 
-def test_csv_floats_have_at_most_six_significant_digits(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_csv_floats_have_at_most_six_significant_digits(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     score_file(bundle, _write(tasks, tmp_path / "t.csv"), tmp_path / "r.csv", top_k=3)
     with open(tmp_path / "r.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -225,8 +212,8 @@ def test_round_significant():
     assert repr(float(round_significant(np.array([0.123456789]))[0])) == "0.123457"
 
 
-def test_formula_injection_is_escaped_in_csv(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_formula_injection_is_escaped_in_csv(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     frame = tasks.head(3).copy()
     frame[C.TASK_ID] = ['=HYPERLINK("http://x","y")', "-5", "@SUM(A1)"]
     score_file(bundle, _write(frame, tmp_path / "t.csv"), tmp_path / "r.csv", top_k=1)
@@ -246,16 +233,16 @@ def test_escape_formula_rules():
     assert escape_formula("ResNet-50") == "ResNet-50" and escape_formula("") == "" and escape_formula(None) is None
 
 
-def test_no_task_id_column_uses_row_numbers(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_no_task_id_column_uses_row_numbers(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = _write(tasks.drop(columns=[C.TASK_ID]).head(4), tmp_path / "t.csv")
     summary = score_file(bundle, source, tmp_path / "r.csv", top_k=1)
     assert _read(tmp_path / "r.csv")[C.TASK_ID].tolist() == ["2", "3", "4", "5"]
     assert "row numbers" in summary.task_id_source and "row numbers" in format_summary(summary)
 
 
-def test_summary_and_progress(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_summary_and_progress(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     seen: list[int] = []
     source = _write(tasks.head(5), tmp_path / "t.csv")
     summary = score_file(bundle, source, tmp_path / "r.csv", top_k=2, chunk_size=2, progress=seen.append)
@@ -287,8 +274,8 @@ ok-2,Dermatology,500,400,128,128,3
 """
 
 
-def test_bad_rows_fail_with_row_column_value_and_write_nothing(trained, tmp_path):
-    _, bundle, _ = trained
+def test_bad_rows_fail_with_row_column_value_and_write_nothing(scoring_bundle, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = tmp_path / "t.csv"
     source.write_text(BAD_ROWS)
     target = tmp_path / "r.csv"
@@ -309,8 +296,8 @@ def test_bad_rows_fail_with_row_column_value_and_write_nothing(trained, tmp_path
     assert not rejects_path_for(target).exists() and _leftovers(tmp_path) == []
 
 
-def test_skip_scores_good_rows_and_writes_rejects(trained, tmp_path):
-    _, bundle, _ = trained
+def test_skip_scores_good_rows_and_writes_rejects(scoring_bundle, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = tmp_path / "t.csv"
     source.write_text(BAD_ROWS)
     summary = score_file(bundle, source, tmp_path / "r.csv", top_k=1, on_error="skip", chunk_size=3)
@@ -333,8 +320,8 @@ def test_skip_scores_good_rows_and_writes_rejects(trained, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-def test_duplicate_ids_are_found_across_chunks(trained, tmp_path):
-    _, bundle, _ = trained
+def test_duplicate_ids_are_found_across_chunks(scoring_bundle, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = tmp_path / "t.csv"
     source.write_text("task_id,domain,n_samples\na,Skin,10\nb,Skin,20\nc,Skin,30\na,Skin,40\n")
     with pytest.raises(ValidationError) as caught:
@@ -343,8 +330,8 @@ def test_duplicate_ids_are_found_across_chunks(trained, tmp_path):
     assert not (tmp_path / "r.csv").exists() and _leftovers(tmp_path) == []
 
 
-def test_unreadable_inputs(trained, tmp_path):
-    _, bundle, _ = trained
+def test_unreadable_inputs(scoring_bundle, tmp_path):
+    _, bundle, _ = scoring_bundle
     out = tmp_path / "r.csv"
     with pytest.raises(DataFileError, match="no such file"):
         score_file(bundle, tmp_path / "missing.csv", out)
@@ -369,8 +356,8 @@ def test_unreadable_inputs(trained, tmp_path):
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
-def test_bad_parameters(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_bad_parameters(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = _write(tasks.head(2), tmp_path / "t.csv")
     with pytest.raises(ConfigError, match="output must end in"):
         score_file(bundle, source, tmp_path / "r.xlsx")
@@ -389,10 +376,10 @@ def test_bad_parameters(trained, tasks, tmp_path):
 # Device choice and bundle resolution
 
 
-def test_device_cpu_and_auto_fallback(trained):
+def test_device_cpu_and_auto_fallback(scoring_bundle):
     import onnxruntime as ort
 
-    _, bundle, _ = trained
+    _, bundle, _ = scoring_bundle
     cpu = Scorer(bundle, device="cpu")
     assert cpu.device == "cpu" and cpu.device_note == ""
     assert cpu.session.get_providers() == ["CPUExecutionProvider"]
@@ -405,7 +392,7 @@ def test_device_cpu_and_auto_fallback(trained):
         Scorer(bundle, device="cuda")
 
 
-def test_registry_uri_gives_the_version_and_the_run_is_logged(trained, tasks, tmp_path):
+def test_registry_uri_gives_the_version_and_the_run_is_logged(scoring_bundle, tasks, tmp_path):
     """A ``models:/NAME@ALIAS`` URI against a real sqlite registry: the summary names the version
     behind the alias, and ``log_scoring_run`` records the run's inputs and counts."""
     import mlflow
@@ -413,7 +400,7 @@ def test_registry_uri_gives_the_version_and_the_run_is_logged(trained, tasks, tm
 
     from medicalrec.scoring import log_scoring_run
 
-    _, bundle, _ = trained
+    _, bundle, _ = scoring_bundle
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
@@ -443,8 +430,8 @@ def test_registry_uri_gives_the_version_and_the_run_is_logged(trained, tasks, tm
         mlflow.set_registry_uri(previous[1])
 
 
-def test_resolve_bundle_on_a_directory(trained, tmp_path):
-    _, bundle, _ = trained
+def test_resolve_bundle_on_a_directory(scoring_bundle, tmp_path):
+    _, bundle, _ = scoring_bundle
     again = resolve_bundle(bundle.directory)
     assert again.directory == bundle.directory and again.models == bundle.models
     assert again.onnx_path.is_file() and again.evidence["tasks"]
@@ -472,10 +459,10 @@ KILLED_RUN = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_run_leaves_old_output_untouched(trained, tasks, tmp_path, sig):
+def test_killed_run_leaves_old_output_untouched(scoring_bundle, tasks, tmp_path, sig):
     """SIGTERM: the temporary file is removed and the exit status is 143. SIGKILL cannot be caught:
     the target is still untouched, but the hidden ``.<name>.<pid>.tmp`` file stays behind."""
-    _, bundle, _ = trained
+    _, bundle, _ = scoring_bundle
     source = _write(tasks, tmp_path / "t.csv")
     target = tmp_path / "r.csv"
     target.write_text("yesterday's output\n")
@@ -504,8 +491,8 @@ def test_killed_run_leaves_old_output_untouched(trained, tasks, tmp_path, sig):
         assert _leftovers(tmp_path) in ([], [temp.name])
 
 
-def test_ctrl_c_mid_run_removes_the_temporary_files(trained, tasks, tmp_path):
-    _, bundle, _ = trained
+def test_ctrl_c_mid_run_removes_the_temporary_files(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
     source = _write(tasks, tmp_path / "t.csv")
     target = tmp_path / "r.parquet"
     target.write_bytes(b"old")

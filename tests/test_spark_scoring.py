@@ -13,12 +13,11 @@ import pytest
 
 from medicalrec import constants as C
 from medicalrec.bench.tasks import task_queries
-from medicalrec.bundle import resolve_bundle
 from medicalrec.errors import ConfigError, DataFileError, ModelError, SchemaError, ValidationError
 from medicalrec.scoring import OUTPUT_COLUMNS, score_file
 from medicalrec.spark_scoring import PYSPARK_MISSING, SparkScoringStats, TaskProblem, score_spark
 
-REAL_BENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "medicalrec_public_bench.csv"
+from conftest import REAL_BENCH  # noqa: E402
 QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL,
                  C.WIDTH, C.HEIGHT, C.CHANNELS, C.N_CLASSES]
 REPEATS = 3  # 106 real tasks x 3 = 318 task rows
@@ -65,16 +64,8 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """A transformer fitted on 300 real records (mode III), exported to a real ONNX bundle."""
-    from medicalrec.export import export_bundle
-    from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
-
-    records = pd.read_csv(REAL_BENCH).sample(300, random_state=0).reset_index(drop=True)
-    transformer = MedicalRecTransformer(seed=0, max_epochs=5, refit_full=False).fit(records, "III")
-    directory = tmp_path_factory.mktemp("bundle")
-    export_bundle(transformer, directory, records, records.head(40))
-    return resolve_bundle(directory)
+def bundle(scoring_bundle):
+    return scoring_bundle[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from medicalrec.bench.tasks import add_relevance, assign_task_ids, task_queries,
 from medicalrec.errors import ConfigError
 
 NAN = np.nan
-REAL_BENCH = Path("/work/shared/data/medicalrec_public_bench.csv")
+from conftest import REAL_BENCH  # noqa: E402
 
 
 @pytest.fixture(scope="module")

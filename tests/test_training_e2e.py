@@ -33,23 +33,6 @@ def _store(directory: Path) -> str:
     return f"sqlite:///{directory / 'mlflow.db'}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_mlflow_globals():
-    """MLflow keeps the tracking and registry URIs in module globals and writes them into
-    ``os.environ``; put both back so later test modules see the store they configure."""
-    import mlflow
-
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    yield
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from medicalrec.training import TrainConfig, run_training

@@ -11,7 +11,7 @@ from medicalrec.bench.tasks import task_queries, task_table
 from medicalrec.recommenders.base import Recommender
 from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
 
-REAL = "../shared/data/medicalrec_public_bench.csv"
+from conftest import REAL_BENCH as REAL  # noqa: E402
 FAST = dict(max_epochs=8, refit_full=False, d_model=32, dim_feedforward=64)
 
 
