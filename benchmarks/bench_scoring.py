@@ -117,7 +117,6 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
 
     from medicalrec.bench.loading import normalize, read_table
     from medicalrec.bundle import read_bundle
-    from medicalrec.evidence import category_codes
     from medicalrec.scoring import Scorer, _output_schema, top_k_indices, unique_rows
 
     scorer = Scorer(read_bundle(bundle_dir), device="cpu")
@@ -142,10 +141,7 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
     categorical = [c for c in scorer.encoder.features if c in scorer.encoder.vocabularies]
     for frame in frames:
         tokens = timed("encode tokens (FeatureEncoder.tokens)", scorer.encoder.tokens, frame)
-        timed("  of which categorical features (its Python loop)", scorer.encoder.tokens, frame[categorical])
-        for column in categorical:  # what a vectorised categorical encoding would cost
-            timed("  same, vectorised (evidence.category_codes)", category_codes, frame[column],
-                  scorer.encoder.vocabularies[column])
+        timed("  of which categorical features", scorer.encoder.tokens, frame[categorical])
         first, inverse = timed("distinct token rows (unique_rows)", unique_rows, tokens)
         scores = timed("ONNX Runtime on distinct rows", scorer._run, tokens[first])
         ranked = timed("top-10 (partition + sort)", top_k_indices, scores, 10)[inverse]

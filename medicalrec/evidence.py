@@ -32,7 +32,8 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec.bench.modes import PERFORMANCE_FEATURES
-from medicalrec.features import FeatureEncoder, _numeric, normalise_category
+from medicalrec.features import FeatureEncoder, _numeric
+from medicalrec.features import category_codes as encoder_category_codes
 
 EVIDENCE_VERSION = 1
 N_NEAREST_NAMED = 3  # training tasks named in ``nearest_tasks``
@@ -93,13 +94,9 @@ class _Space:
 
 
 def category_codes(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
-    """Vocabulary index per value (``-1`` unseen, ``-2`` missing), normalising each distinct value
-    once: a column of a million rows has a handful of distinct categories."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    index = {v: i for i, v in enumerate(vocabulary)}
-    mapped = np.array([-2 if (n := normalise_category(u)) is None else index.get(n, -1) for u in uniques] + [-2],
-                      dtype=np.int64)
-    return mapped[codes]  # the sentinel -1 picks the trailing "missing"
+    """Vocabulary index per value (``-1`` unseen, ``-2`` missing), as the feature encoder reads it."""
+    codes, missing = encoder_category_codes(values, vocabulary)
+    return np.where(missing, -2, codes)
 
 
 def _pattern_tables(t_numbers: np.ndarray, t_codes: np.ndarray, present: np.ndarray, codes: np.ndarray,

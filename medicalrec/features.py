@@ -38,17 +38,21 @@ def normalise_category(value: object) -> str | None:
     return text or None
 
 
-def _category_codes(frame: pd.DataFrame, column: str, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(index into ``vocabulary`` or -1, is-missing) per row. Only the distinct raw values are
+def category_codes(values: pd.Series, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(index into ``vocabulary`` or -1, is-missing) per value. Only the distinct raw values are
     normalised in Python, so a million rows with a few dozen categories cost one factorize."""
-    if column not in frame:
-        return np.full(len(frame), -1), np.ones(len(frame), dtype=bool)
-    raw_codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    raw_codes, uniques = pd.factorize(values, use_na_sentinel=True)
     index = {v: i for i, v in enumerate(vocabulary)}
     normalised = [normalise_category(u) for u in uniques]
     lookup = np.array([index.get(v, -1) for v in normalised] + [-1], dtype=np.int64)
     unique_missing = np.array([v is None for v in normalised] + [True])
-    return lookup[raw_codes], unique_missing[raw_codes]
+    return lookup[raw_codes], unique_missing[raw_codes]  # the NA sentinel -1 picks the trailing entry
+
+
+def _category_codes(frame: pd.DataFrame, column: str, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    if column not in frame:
+        return np.full(len(frame), -1), np.ones(len(frame), dtype=bool)
+    return category_codes(frame[column], vocabulary)
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
