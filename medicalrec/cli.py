@@ -336,7 +336,8 @@ def promote(version, force, do_rollback, model_name, metric, data):
               help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).')
 @click.option("--folds", default="5", show_default=True,
               help='Grouped folds, or "loo" for leave-one-group-out (one fit per task or ref: slow).')
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and of every recommender.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the folds and of every recommender.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
               show_default=True, help="Folder for results.csv, summary.csv, summary.md and the PNG plots.")
 def evaluate(data, protocol, modes, recommenders, folds, seed, out):
@@ -349,12 +350,23 @@ def evaluate(data, protocol, modes, recommenders, folds, seed, out):
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
     from medicalrec.evaluation import evaluate as run_evaluation
-    from medicalrec.evaluation import metric_names, n_steps, summarize, to_markdown, transformer_objective, write_report
+    from medicalrec.evaluation import (
+        metric_names,
+        n_steps,
+        resolve_n_splits,
+        summarize,
+        to_markdown,
+        transformer_objective,
+        write_report,
+    )
     from medicalrec.recommenders import parse_recommenders
 
     mode_list, names = parse_modes(modes), parse_recommenders(recommenders)
-    n_splits = folds if folds == "loo" else int(folds)
-    records = load_bench(data or _bundled_data()).frame
+    bench = load_bench(data or _bundled_data())
+    for note in bench.notes:
+        click.echo(f"note: {note}", err=True)
+    records = bench.frame
+    n_splits = resolve_n_splits(records, protocol, folds)
     total = n_steps(records, protocol, mode_list, names, n_splits)
     with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
                            item_show_func=lambda item: item) as bar:

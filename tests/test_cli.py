@@ -1,0 +1,68 @@
+"""The command line: exit codes and one-line errors for the user-facing paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from medicalrec.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_lists_every_command_and_imports_nothing_heavy():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("bench", "evaluate", "train", "promote", "score"):
+        assert command in result.output
+    probe = "import sys, medicalrec.cli; print(sorted(m for m in ('torch', 'mlflow', 'onnxruntime', 'sklearn', 'pandas') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_describe_the_bundled_data_as_json():
+    result = run("bench", "describe", "--json")
+    assert result.exit_code == 0, result.output
+    description = json.loads(result.output)
+    assert (description["records"], description["tasks"], description["models"]) == (70, 10, 7)
+
+
+def test_bad_parameters_are_one_line_and_exit_2():
+    for args, fragment in [
+        (("evaluate", "--folds", "abc", "--models", "popularity"), "folds"),
+        (("evaluate", "--modes", "V"), "unknown mode"),
+        (("evaluate", "--models", "nope"), "unknown recommender"),
+        (("bench", "describe", "no-such-file.csv"), "no-such-file.csv"),
+    ]:
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output
+
+
+def test_validate_reports_row_column_and_value(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Ref,Model,#Sample,#Train\npaper,ResNet,100,200\npaper,VGG,abc,10\n")
+    result = run("bench", "validate", str(bad))
+    assert result.exit_code == 2
+    assert "row 2" in result.output and "'#Train'" in result.output and "200" in result.output
+    assert "row 3" in result.output and "abc" in result.output
+
+
+def test_score_with_a_missing_input_file_exits_2_and_writes_nothing(tmp_path, scoring_bundle):
+    _, bundle, _ = scoring_bundle
+    output = tmp_path / "recs.csv"
+    result = run("score", "--model", str(bundle.directory), "--input", str(tmp_path / "missing.csv"),
+                 "--output", str(output), "--quiet")
+    assert result.exit_code == 2
+    assert "missing.csv" in result.output
+    assert not output.exists()
+
+
+def test_score_top_k_must_be_a_positive_number_or_all(tmp_path):
+    result = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
+    assert result.exit_code == 2 and "at least 1" in result.output
