@@ -356,7 +356,6 @@ def evaluate(data, protocol, modes, recommenders, folds, seed, out):
         resolve_n_splits,
         summarize,
         to_markdown,
-        transformer_objective,
         write_report,
     )
     from medicalrec.recommenders import parse_recommenders
@@ -371,8 +370,7 @@ def evaluate(data, protocol, modes, recommenders, folds, seed, out):
     with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
                            item_show_func=lambda item: item) as bar:
         results = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
-                                 progress=lambda label: bar.update(1, label),
-                                 params={"medicalrec": {"objective": transformer_objective(protocol)}})
+                                 progress=lambda label: bar.update(1, label))
     paths = write_report(results, out)
     click.echo(to_markdown(summarize(results), metric_names(protocol)))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

@@ -97,7 +97,7 @@ def evaluate(
     """
     _check_protocol(protocol)
     modes = [get_mode(m) for m in modes]
-    factories = [_factory(spec, params or {}) for spec in recommenders]
+    factories = [_factory(spec, protocol, params or {}) for spec in recommenders]
     if not modes or not factories:
         raise ConfigError("need at least one mode and one recommender")
     if C.MODEL not in records:
@@ -135,24 +135,19 @@ def evaluate(
     return results.iloc[order].reset_index(drop=True)
 
 
-def transformer_objective(protocol: str) -> str:
-    """The MedicalRec transformer's training objective that matches an evaluation protocol."""
-    return "record" if protocol == C.PROTOCOL_RECORD else "task"
-
-
 def _check_protocol(protocol: str) -> None:
     if protocol not in C.PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
 
 
-def _factory(spec: RecommenderSpec, params: dict[str, dict]) -> tuple[str, Callable[[int], Recommender]]:
+def _factory(spec: RecommenderSpec, protocol: str, params: dict[str, dict]) -> tuple[str, Callable[[int], Recommender]]:
     if isinstance(spec, type) and issubclass(spec, Recommender):
         klass, name = spec, spec.name
     else:
         from medicalrec.recommenders import get_recommender_class
 
         klass, name = get_recommender_class(str(spec)), str(spec)
-    kwargs = dict(params.get(name, {}))
+    kwargs = {**klass.protocol_params(protocol), **params.get(name, {})}
     return name, lambda seed: klass(seed=seed, **kwargs)
 
 

@@ -148,8 +148,8 @@ def validate_config(config: TrainConfig) -> TrainPlan:
     problem. Nothing is logged anywhere."""
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
-    from medicalrec.evaluation import metric_names, resolve_n_splits, transformer_objective
-    from medicalrec.recommenders import create, parse_recommenders
+    from medicalrec.evaluation import metric_names, resolve_n_splits
+    from medicalrec.recommenders import create, get_recommender_class, parse_recommenders
 
     if config.protocol not in C.PROTOCOLS:
         raise ConfigError(f"unknown protocol {config.protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
@@ -170,13 +170,12 @@ def validate_config(config: TrainConfig) -> TrainPlan:
     unknown = sorted(set(config.recommender_params) - set(recommenders))
     if unknown:
         raise ConfigError(f"parameters given for recommender(s) not in the run: {', '.join(unknown)}")
-    params = {name: dict(config.recommender_params.get(name, {})) for name in recommenders}
+    params = {name: {**get_recommender_class(name).protocol_params(config.protocol),
+                     **config.recommender_params.get(name, {})} for name in recommenders}
     if config.transformer_params:
         if TRANSFORMER not in recommenders:
             raise ConfigError(f"transformer parameters given but {TRANSFORMER!r} is not among the recommenders")
         params[TRANSFORMER].update(config.transformer_params)
-    if TRANSFORMER in params:
-        params[TRANSFORMER].setdefault("objective", transformer_objective(config.protocol))
     for name in recommenders:
         try:
             create(name, seed, **params[name])

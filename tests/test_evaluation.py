@@ -337,3 +337,18 @@ class _WrongShape(Recommender):
 def test_a_recommender_returning_the_wrong_shape_is_named(records):
     with pytest.raises(ModelError, match=r"wrong_shape: score\(\) returned shape \((\d+), (\d+)\), expected \(\1 queries"):
         evaluate(records, "task", ["I"], [_WrongShape], n_splits=2)
+
+
+def test_the_transformer_is_trained_for_the_protocol_it_is_evaluated_on():
+    """evaluate() itself asks each recommender how to train for the protocol, so library callers
+    get the record objective under the record protocol without passing it; explicit params win."""
+    from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
+    from medicalrec.evaluation import _factory
+
+    for protocol, objective in (("record", "record"), ("task", "task")):
+        _, make = _factory("medicalrec", protocol, {})
+        assert make(0).config.objective == objective
+    _, make = _factory(MedicalRecTransformer, "record", {"medicalrec": {"objective": "task"}})
+    assert make(0).config.objective == "task"
+    _, make = _factory("popularity", "record", {})
+    assert make(0).params == {}

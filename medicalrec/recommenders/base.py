@@ -109,6 +109,12 @@ class Recommender(ABC):
         self.models_: list[str] = []
         self.encoder: FeatureEncoder | None = None
 
+    @classmethod
+    def protocol_params(cls, protocol: str) -> dict[str, Any]:
+        """Parameters that train this recommender for an evaluation protocol (``constants.PROTOCOLS``);
+        explicit parameters win over these. Most recommenders train one way for both."""
+        return {}
+
     # --- training -------------------------------------------------------------------------------
     def fit(self, records: pd.DataFrame, mode: str | Mode) -> Recommender:
         self.mode = get_mode(mode)

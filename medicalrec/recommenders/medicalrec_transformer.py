@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from medicalrec import constants as C
 from medicalrec.bench.modes import PERFORMANCE_FEATURES
 from medicalrec.bench.splits import validation_split
 from medicalrec.errors import ConfigError, ModelError
@@ -127,6 +128,11 @@ class MedicalRecTransformer(Recommender):
         "unseen categories map to [UNK], empty fields to [MISSING] (both seen in training through "
         "masking); numbers fall into the training buckets"
     )
+
+    @classmethod
+    def protocol_params(cls, protocol: str) -> dict:
+        """The record protocol asks which model a paper used; the task protocol, which model is best."""
+        return {"objective": "record" if protocol == C.PROTOCOL_RECORD else "task"}
 
     def __init__(self, seed: int = 0, **params):
         super().__init__(seed=seed, **params)
