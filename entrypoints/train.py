@@ -17,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="train", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="bundled", help='bench file, or "bundled"')
+    parser.add_argument("--data", default="public", help='bench file, or a shipped one: "public" or "decathlon"')
     parser.add_argument("--protocol", default="task", help="task | record")
     parser.add_argument("--modes", default="I,II,III,IV")
     parser.add_argument("--recommenders", default="all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--metric", default="NDCG@5")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--model-name", default="medicalrec")
     parser.add_argument("--experiment", default="medicalrec", help="ignored under mlflow run")
     parser.add_argument("--transformer-params", default="{}", help='JSON, e.g. \'{"max_epochs": 10}\'')
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--transformer-params is not JSON: {error}") from None
         config = TrainConfig(
             data=args.data, protocol=args.protocol, modes=args.modes, recommenders=args.recommenders,
-            seed=args.seed, metric=args.metric, folds=args.folds, model_name=args.model_name,
+            seed=args.seed, metric=args.metric, folds=args.folds, repeats=args.repeats, model_name=args.model_name,
             experiment=args.experiment, register=not args.no_register, transformer_params=transformer_params,
         )
         result = run_training(config, progress=print_progress)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from medicalrec import __version__
+from medicalrec.bench.defaults import DATA_HELP, DEFAULT_DATA
 from medicalrec.errors import MedicalRecError, ValidationError
 
 EXIT_USER_ERROR = 2
@@ -60,14 +61,14 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Models and domains to list.")
 def bench_describe(file: str | None, as_json: bool, top: int) -> None:
-    """Records, tasks, models and missing values (per column and per feature mode) of a bench FILE
-    (default: the bundled MedMNIST data)."""
+    """Records, tasks, models, datasets and missing values (per column and per feature mode) of a
+    bench FILE, or of a shipped one by name (default: public, the corpus the product ships)."""
     import json
 
     from medicalrec.bench.describe import describe, format_describe
     from medicalrec.bench.loading import load_bench
 
-    description = describe(load_bench(file or _bundled_data()), top=top)
+    description = describe(load_bench(_data_path(file)), top=top)
     click.echo(json.dumps(description, indent=2) if as_json else format_describe(description))
 
 
@@ -124,10 +125,10 @@ def bench_generate(n_records: int, seed: int, out: Path, chunk_size: int) -> Non
     click.echo(str(summary))
 
 
-def _bundled_data() -> str:
-    from medicalrec.bench.defaults import bundled_data_path
+def _data_path(data: str | None) -> Path:
+    from medicalrec.bench.defaults import resolve_data
 
-    return str(bundled_data_path())
+    return resolve_data(data)
 
 
 class _TopK(click.ParamType):
@@ -259,16 +260,19 @@ def _configure_tracking() -> str:
 
 
 @main.command()
-@click.option("--data", default="bundled", show_default=True,
-              help='Bench file (CSV, TSV, Parquet, XLSX), or "bundled" (MedMNIST decathlon, 70 records).')
+@click.option("--data", default=DEFAULT_DATA, show_default=True, help=DATA_HELP)
 @click.option("--protocol", type=click.Choice(["task", "record"]), default="task", show_default=True)
 @click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
 @click.option("--recommenders", default="all", show_default=True, help='Comma list of recommender names, or "all".')
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--metric", default="NDCG@5", show_default=True, help="Selection metric; one the protocol reports.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Grouped folds; 0 = leave-one-group-out.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that fit folds in parallel [default: one per CPU core]; results do not depend on it.")
 @click.option("--model-name", default="medicalrec", show_default=True, help="Registered model name.")
-def train(data, protocol, modes, recommenders, seed, metric, folds, model_name):
+def train(data, protocol, modes, recommenders, seed, metric, folds, repeats, workers, model_name):
     """Cross-validate every mode x recommender under MLflow, export the best transformer to ONNX
     and register it (same parameters as `mlflow run . -e train`)."""
     from contextlib import ExitStack
@@ -278,7 +282,9 @@ def train(data, protocol, modes, recommenders, seed, metric, folds, model_name):
 
     _configure_tracking()
     config = TrainConfig(data=data, protocol=protocol, modes=modes, recommenders=recommenders, seed=seed,
-                         metric=metric, folds=folds, model_name=model_name)
+                         metric=metric, folds=folds, repeats=repeats, model_name=model_name)
+    if workers is not None:
+        config.workers = workers
     with ExitStack() as stack:
         bar = None
 
@@ -326,51 +332,71 @@ def promote(version, force, do_rollback, model_name, metric, data):
 
 
 @main.command()
-@click.option("--data", type=click.Path(dir_okay=False), default=None,
-              help="Bench file (CSV, TSV, Parquet, XLSX) [default: the bundled MedMNIST decathlon data].")
+@click.option("--data", default=DEFAULT_DATA, show_default=True, help=DATA_HELP)
 @click.option("--protocol", type=click.Choice(["record", "task"]), default="task", show_default=True,
               help="record: predict each held-out record's model (folds grouped by ref); task: rank the "
-                   "models of held-out tasks by their reported performance (folds grouped by task).")
+                   "models of held-out tasks by their reported performance (folds grouped by dataset "
+                   "where the file has that column, else by task).")
 @click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
 @click.option("--models", "recommenders", default="all", show_default=True,
               help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).')
 @click.option("--folds", default="5", show_default=True,
               help='Grouped folds, or "loo" for leave-one-group-out (one fit per task or ref: slow).')
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes that fit folds in parallel [default: one per CPU core]; results do not depend on it.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the folds and of every recommender.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
-              show_default=True, help="Folder for results.csv, summary.csv, summary.md and the PNG plots.")
-def evaluate(data, protocol, modes, recommenders, folds, seed, out):
+              show_default=True, help="Folder for results.csv, per_task.csv, timings.csv, summary.csv, "
+                                      "summary.md and the PNG plots.")
+def evaluate(data, protocol, modes, recommenders, folds, repeats, workers, seed, out):
     """Cross-validate recommenders on a bench file and write a comparison table and plots.
 
     \b
+    Each (mode, recommender) is paired with best_mean_relevance on the same held-out tasks: the
+    table shows mean ± std over folds and the Wilcoxon signed-rank p-value.
+
+    \b
     Example (the README's numbers):
-      medicalrec evaluate --data ../shared/data/medicalrec_public_bench.csv --protocol task
+      medicalrec evaluate --protocol task --folds 5 --repeats 3 --out reports/task
     """
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
     from medicalrec.evaluation import evaluate as run_evaluation
     from medicalrec.evaluation import (
+        default_workers,
+        describe_scheme,
         metric_names,
         n_steps,
         resolve_n_splits,
         summarize,
+        timing_breakdown,
         to_markdown,
         write_report,
     )
     from medicalrec.recommenders import parse_recommenders
 
     mode_list, names = parse_modes(modes), parse_recommenders(recommenders)
-    bench = load_bench(data or _bundled_data())
+    path = _data_path(data)
+    bench = load_bench(path)
     for note in bench.notes:
         click.echo(f"note: {note}", err=True)
     records = bench.frame
     n_splits = resolve_n_splits(records, protocol, folds)
-    total = n_steps(records, protocol, mode_list, names, n_splits)
+    total = n_steps(records, protocol, mode_list, names, n_splits, repeats)
     with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
                            item_show_func=lambda item: item) as bar:
-        results = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
-                                 progress=lambda label: bar.update(1, label))
-    paths = write_report(results, out)
-    click.echo(to_markdown(summarize(results), metric_names(protocol)))
+        evaluation = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
+                                    progress=lambda label: bar.update(1, label), repeats=repeats,
+                                    workers=workers or default_workers())
+    paths = write_report(evaluation, out, data_label=path.name)
+    click.echo(describe_scheme(evaluation, path.name))
+    click.echo(to_markdown(summarize(evaluation), metric_names(protocol)))
+    timings = timing_breakdown(evaluation)
+    click.echo(f"{evaluation.seconds:.1f} s wall with {evaluation.workers} worker(s); fit + score seconds per "
+               "recommender: " + ", ".join(f"{r} {f + s:.1f}" for r, f, s in
+                                           timings[["recommender", "fit_seconds", "score_seconds"]].itertuples(index=False)),
+               err=True)
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

@@ -3,12 +3,13 @@
 Schema changes start here, together with the README and the tests that depend on them.
 """
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the optional ``dataset`` column
 
 # Identity of a record.
 REF = "ref"
 TASK = "task"
 MODEL = "model"
+DATASET = "dataset"  # the underlying image collection; optional; folds of the task protocol group by it
 
 # Task description.
 DOMAIN = "domain"
@@ -37,19 +38,21 @@ BALANCED_ACCURACY = "balanced_accuracy"
 TASK_ID = "task_id"
 RELEVANCE = "relevance"
 RELEVANCE_METRIC = "relevance_metric"
+
+# Provenance of a record (file and commit it was read from): kept as an extra column, never a feature.
 ORIGIN = "origin"
 
 CATEGORICAL_COLUMNS = (DOMAIN, MODALITY, TASK_TYPE)
 BOOLEAN_COLUMNS = (AUGMENTATION,)
 COUNT_COLUMNS = (N_SAMPLES, N_TRAIN, N_TEST, N_VAL, K_FOLD, WIDTH, HEIGHT, CHANNELS, N_CLASSES)
 METRIC_COLUMNS = (ACCURACY, PRECISION, RECALL, F1, AUC, BALANCED_ACCURACY)
-TEXT_COLUMNS = (REF, TASK, MODEL)
+TEXT_COLUMNS = (REF, TASK, MODEL, DATASET)
 
 # Canonical column order of a bench file.
 CANONICAL_COLUMNS = (
     REF, TASK, DOMAIN, MODALITY, TASK_TYPE,
     N_SAMPLES, N_TRAIN, N_TEST, N_VAL, K_FOLD, WIDTH, HEIGHT, CHANNELS, N_CLASSES,
-    AUGMENTATION, ACCURACY, PRECISION, RECALL, F1, AUC, BALANCED_ACCURACY, MODEL,
+    AUGMENTATION, ACCURACY, PRECISION, RECALL, F1, AUC, BALANCED_ACCURACY, MODEL, DATASET,
 )
 
 # Columns that describe a task rather than one model's result on it: records of one ref that agree

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +34,19 @@ import pandas as pd
 from medicalrec import constants as C
 from medicalrec import metrics as M
 from medicalrec.bench.modes import Mode, get_mode
-from medicalrec.bench.splits import protocol_folds, split_groups
+from medicalrec.bench.splits import cv_grouping, protocol_folds, split_groups
 from medicalrec.bench.tasks import task_queries, task_table, with_task_ids
 from medicalrec.errors import ConfigError, ModelError
-from medicalrec.recommenders.base import Recommender
+from medicalrec.recommenders.base import Recommender, TrainingSet
 
 DEFAULT_N_SPLITS = 5
 LEAVE_ONE_OUT = 0  # n_splits value meaning one fold per group (leave-task-out / leave-ref-out)
 MIN_TASK_MODELS = 2  # tasks with fewer evaluated models are skipped by the task protocol
 
-RESULT_COLUMNS = ("protocol", "mode", "recommender", "fold", "metric", "value", "n_queries", "fit_seconds")
-SUMMARY_COLUMNS = ("protocol", "mode", "recommender", "metric", "mean", "std", "n", "fit_seconds")
+KEY_COLUMNS = ("protocol", "mode", "recommender", "repeat", "fold")
+RESULT_COLUMNS = (*KEY_COLUMNS, "metric", "value", "n_queries", "fit_seconds")
+SUMMARY_COLUMNS = ("protocol", "mode", "recommender", "metric", "mean", "std", "n", "n_tasks", "p_value", "fit_seconds")
+REFERENCE = "best_mean_relevance"  # the recommender every other one is paired against (Wilcoxon)
 
 RecommenderSpec = str | type[Recommender]
 
@@ -74,9 +77,51 @@ def resolve_n_splits(records: pd.DataFrame, protocol: str, n_splits: int | str) 
     return min(n_splits, n_groups)
 
 
-def n_steps(records: pd.DataFrame, protocol: str, modes: Sequence, recommenders: Sequence, n_splits: int | str = DEFAULT_N_SPLITS) -> int:
-    """How many times ``evaluate`` calls ``progress``: one per (mode, recommender, fold) fit."""
-    return len(modes) * len(recommenders) * resolve_n_splits(records, protocol, n_splits)
+def n_steps(records: pd.DataFrame, protocol: str, modes: Sequence, recommenders: Sequence,
+            n_splits: int | str = DEFAULT_N_SPLITS, repeats: int = 1) -> int:
+    """How many times ``evaluate`` calls ``progress``: one per (repeat, fold, mode, recommender) fit."""
+    return len(modes) * len(recommenders) * resolve_n_splits(records, protocol, n_splits) * check_repeats(repeats)
+
+
+def default_workers() -> int:
+    """Fit processes of a sweep unless told otherwise: one per CPU core."""
+    import os
+
+    return max(os.cpu_count() or 1, 1)
+
+
+def check_repeats(repeats: int) -> int:
+    """``repeats`` as a positive int, else ``ConfigError``."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ConfigError(f"repeats must be a whole number >= 1, got {repeats!r}")
+    return int(repeats)
+
+
+@dataclass
+class Evaluation:
+    """What ``evaluate`` measured.
+
+    ``results``: one row per (mode, recommender, repeat, fold, metric), the fold's mean over its
+    queries (``RESULT_COLUMNS``). ``per_task``: task protocol only, one row per (mode, recommender,
+    repeat, fold, task) with one column per metric, the paired data of ``paired_tests`` (empty for
+    the record protocol). ``timings``: one row per fit with ``fit_seconds`` and ``score_seconds``.
+    """
+
+    results: pd.DataFrame
+    per_task: pd.DataFrame
+    timings: pd.DataFrame
+    n_folds: int
+    repeats: int
+    workers: int
+    grouping: str  # what folds hold out whole: ref, dataset or task (``splits.cv_grouping``)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    split: int
+    mode: str
+    recommender: str
 
 
 def evaluate(
@@ -88,13 +133,18 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     params: dict[str, dict] | None = None,
-) -> pd.DataFrame:
-    """Long results, one row per (mode, recommender, fold, metric); see ``RESULT_COLUMNS``.
+    repeats: int = 1,
+    workers: int = 1,
+) -> Evaluation:
+    """Cross-validate every (mode, recommender) on the same grouped folds (see ``Evaluation``).
 
     ``recommenders`` are registry names or ``Recommender`` subclasses (instantiated with ``seed``
-    and ``params[name]``, default none: each recommender's documented defaults).
-    ``progress(label)`` is called after each fit and its scoring.
+    and ``params[name]``, default none: each recommender's documented defaults). ``repeats``
+    repeats the grouped K-fold with seeds ``seed``, ``seed + 1``, ...; ``workers`` fits in that many
+    processes (results are the same for any number of workers). ``progress(label)`` is called after
+    each fit and its scoring.
     """
+    started = time.perf_counter()
     _check_protocol(protocol)
     modes = [get_mode(m) for m in modes]
     factories = [_factory(spec, protocol, params or {}) for spec in recommenders]
@@ -102,37 +152,119 @@ def evaluate(
         raise ConfigError("need at least one mode and one recommender")
     if C.MODEL not in records:
         raise ConfigError("evaluation records need a 'model' column")
+    repeats = check_repeats(repeats)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     frame = with_task_ids(records.reset_index(drop=True))
     n_folds = resolve_n_splits(frame, protocol, n_splits)
-    folds = list(protocol_folds(frame, protocol, n_folds, seed))
-    rows: list[dict] = []
-    for fold, (train_pos, test_pos) in enumerate(folds):
-        train, test = frame.iloc[train_pos], frame.iloc[test_pos]
-        queries, truth = _fold_queries(test, protocol)
-        for mode in modes:
-            for name, make in factories:
-                recommender = make(seed)
-                start = time.perf_counter()
-                recommender.fit(train, mode)
-                fit_seconds = time.perf_counter() - start
-                values, n_queries = _score_fold(recommender, protocol, queries, truth)
-                for metric, value in values.items():
-                    rows.append({
-                        "protocol": protocol, "mode": mode.name, "recommender": name, "fold": fold,
-                        "metric": metric, "value": value, "n_queries": n_queries, "fit_seconds": fit_seconds,
-                    })
-                if progress is not None:
-                    progress(f"{mode.name} {name} fold {fold + 1}/{n_folds}")
-    results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    if repeats > 1 and n_folds == split_groups(frame, protocol).nunique():
+        raise ConfigError("repeats > 1 needs K-fold: leave-one-group-out splits are the same for every seed")
+    splits = [(repeat, fold, test) for repeat in range(repeats)
+              for fold, (_, test) in enumerate(protocol_folds(frame, protocol, n_folds, seed + repeat))]
+    jobs = [_Job(i, mode.name, name) for i in range(len(splits)) for mode in modes for name, _ in factories]
+    state = _SweepState(frame, protocol, [test for _, _, test in splits], dict(factories), seed)
+    outputs = _run_jobs(state, jobs, workers, progress, splits, n_folds)
+
+    rows, task_rows, timing_rows = [], [], []
+    for job, (values, n_queries, per_task, fit_seconds, score_seconds) in zip(jobs, outputs):
+        repeat, fold, _ = splits[job.split]
+        key = {"protocol": protocol, "mode": job.mode, "recommender": job.recommender, "repeat": repeat, "fold": fold}
+        for metric, value in values.items():
+            rows.append({**key, "metric": metric, "value": value, "n_queries": n_queries, "fit_seconds": fit_seconds})
+        for task_id, metrics in per_task:
+            task_rows.append({**key, C.TASK_ID: task_id, **metrics})
+        timing_rows.append({**key, "fit_seconds": fit_seconds, "score_seconds": score_seconds})
+    names = metric_names(protocol)
+    results = _ordered(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)), modes, factories, names)
+    per_task = pd.DataFrame(task_rows, columns=[*KEY_COLUMNS, C.TASK_ID, *names])
+    timings = pd.DataFrame(timing_rows, columns=[*KEY_COLUMNS, "fit_seconds", "score_seconds"])
+    return Evaluation(results, per_task, timings, n_folds, repeats, int(workers), cv_grouping(frame, protocol),
+                      time.perf_counter() - started)
+
+
+def _ordered(results: pd.DataFrame, modes: list[Mode], factories: list, names: list[str]) -> pd.DataFrame:
+    """Rows by mode, recommender (both as given), repeat, fold and metric (report order)."""
     mode_rank = {m.name: i for i, m in enumerate(modes)}
     rec_rank = {name: i for i, (name, _) in enumerate(factories)}
-    metric_rank = {m: i for i, m in enumerate(metric_names(protocol))}
-    key = pd.DataFrame({
-        "m": results["mode"].map(mode_rank), "r": results["recommender"].map(rec_rank),
-        "f": results["fold"], "k": results["metric"].map(metric_rank),
-    })
-    order = np.lexsort((key["k"], key["f"], key["r"], key["m"]))
+    metric_rank = {m: i for i, m in enumerate(names)}
+    order = np.lexsort((
+        results["metric"].map(metric_rank), results["fold"], results["repeat"],
+        results["recommender"].map(rec_rank), results["mode"].map(mode_rank),
+    ))
     return results.iloc[order].reset_index(drop=True)
+
+
+class _SweepState:
+    """Everything a fit needs, built once per process: the records, the held-out positions of every
+    split and, on first use, each split's ``TrainingSet`` (its encoders built once per mode) and its
+    queries and truth."""
+
+    def __init__(self, frame: pd.DataFrame, protocol: str, tests: list[np.ndarray], factories: dict, seed: int):
+        self.frame, self.protocol, self.tests, self.factories, self.seed = frame, protocol, tests, factories, seed
+        self._splits: dict[int, tuple] = {}
+
+    def split(self, index: int) -> tuple[TrainingSet, pd.DataFrame, pd.DataFrame]:
+        if index not in self._splits:
+            held = np.zeros(len(self.frame), dtype=bool)
+            held[self.tests[index]] = True
+            train = TrainingSet.build(self.frame[~held])
+            queries, truth = _fold_queries(self.frame[held], self.protocol)
+            if len(self._splits) >= 2:  # jobs come split by split: two cover a worker's overlap
+                self._splits.pop(next(iter(self._splits)))
+            self._splits[index] = (train, queries, truth)
+        return self._splits[index]
+
+    def run(self, job: _Job) -> tuple:
+        train, queries, truth = self.split(job.split)
+        recommender = self.factories[job.recommender](self.seed)
+        start = time.perf_counter()
+        recommender.fit(train, job.mode)
+        fit_seconds = time.perf_counter() - start
+        values, n_queries, per_task = _score_fold(recommender, self.protocol, queries, truth)
+        return values, n_queries, per_task, fit_seconds, time.perf_counter() - start - fit_seconds
+
+
+_WORKER_STATE: _SweepState | None = None
+
+
+def _init_worker(state: _SweepState) -> None:
+    global _WORKER_STATE
+    _WORKER_STATE = state
+
+
+def _run_in_worker(job: _Job) -> tuple:
+    return _WORKER_STATE.run(job)
+
+
+def _run_jobs(state: _SweepState, jobs: list[_Job], workers: int, progress, splits: list, n_folds: int) -> list[tuple]:
+    """Every job's output, in job order; in this process or in ``workers`` spawned processes."""
+
+    def label(job: _Job) -> str:
+        repeat, fold, _ = splits[job.split]
+        again = f" repeat {repeat + 1}" if len(splits) > n_folds else ""
+        return f"{job.mode} {job.recommender} fold {fold + 1}/{n_folds}{again}"
+
+    if workers == 1 or len(jobs) < 2:
+        outputs = []
+        for job in jobs:
+            outputs.append(state.run(job))
+            if progress is not None:
+                progress(label(job))
+        return outputs
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may hold MLflow or torch threads; chunks of one split keep each
+    # worker's split cache warm.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(state,)) as pool:
+        outputs = []
+        for job, output in zip(jobs, pool.map(_run_in_worker, jobs, chunksize=1)):
+            outputs.append(output)
+            if progress is not None:
+                progress(label(job))
+    return outputs
 
 
 def _check_protocol(protocol: str) -> None:
@@ -148,7 +280,18 @@ def _factory(spec: RecommenderSpec, protocol: str, params: dict[str, dict]) -> t
 
         klass, name = get_recommender_class(str(spec)), str(spec)
     kwargs = {**klass.protocol_params(protocol), **params.get(name, {})}
-    return name, lambda seed: klass(seed=seed, **kwargs)
+    return name, _Factory(klass, kwargs)
+
+
+@dataclass(frozen=True)
+class _Factory:
+    """A recommender class and its parameters; picklable, so worker processes can build it."""
+
+    klass: type[Recommender]
+    kwargs: dict
+
+    def __call__(self, seed: int) -> Recommender:
+        return self.klass(seed=seed, **self.kwargs)
 
 
 def _fold_queries(test: pd.DataFrame, protocol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -170,10 +313,12 @@ def _fold_queries(test: pd.DataFrame, protocol: str) -> tuple[pd.DataFrame, pd.D
     return queries.loc[queries.index.isin(kept)], truth
 
 
-def _score_fold(recommender: Recommender, protocol: str, queries: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict[str, float], int]:
+def _score_fold(recommender: Recommender, protocol: str, queries: pd.DataFrame,
+                truth: pd.DataFrame) -> tuple[dict[str, float], int, list[tuple[str, dict[str, float]]]]:
+    """The fold's mean metrics, its number of queries and (task protocol) every task's metrics."""
     names = metric_names(protocol)
     if queries.empty:
-        return {m: float("nan") for m in names}, 0
+        return {m: float("nan") for m in names}, 0, []
     scores = np.asarray(recommender.score(queries), dtype=float)
     models = list(recommender.models_)
     if scores.shape != (len(queries), len(models)):
@@ -184,14 +329,14 @@ def _score_fold(recommender: Recommender, protocol: str, queries: pd.DataFrame, 
     if protocol == C.PROTOCOL_RECORD:
         index = {m: i for i, m in enumerate(models)}
         target = truth[C.MODEL].map(lambda m: index.get(m, -1)).to_numpy(dtype=int)
-        return M.record_metrics(M.rank_of_target(scores, target)), len(queries)
+        return M.record_metrics(M.rank_of_target(scores, target)), len(queries), []
     per_task = [
-        M.task_metrics(*task_vectors(scores[row], models, group))
+        (str(queries.index[row]), M.task_metrics(*task_vectors(scores[row], models, group)))
         for row, group in _task_groups(queries, truth)
     ]
-    table = pd.DataFrame(per_task, columns=names)
+    table = pd.DataFrame([metrics for _, metrics in per_task], columns=names)
     means = {m: float(table[m].mean()) if table[m].notna().any() else float("nan") for m in names}
-    return means, len(per_task)
+    return means, len(per_task), per_task
 
 
 def _task_groups(queries: pd.DataFrame, truth: pd.DataFrame):
@@ -223,79 +368,155 @@ def task_vectors(score_row: np.ndarray, models: list[str], truth: pd.DataFrame) 
 
 # --- summaries and reports ------------------------------------------------------------------------
 
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation (ddof 1) and number of non-missing fold values per
-    (protocol, mode, recommender, metric), plus the mean fit time; input order kept."""
+def task_means(per_task: pd.DataFrame) -> pd.DataFrame:
+    """Per-task metrics averaged over repeats: one row per (protocol, mode, recommender, task)."""
+    keys = ["protocol", "mode", "recommender", C.TASK_ID]
+    metrics = [c for c in per_task.columns if c not in (*KEY_COLUMNS, C.TASK_ID)]
+    return per_task.groupby(keys, sort=False)[metrics].mean().reset_index()
+
+
+def wilcoxon_p(values: np.ndarray, reference: np.ndarray) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test on paired values (``scipy.stats.wilcoxon``,
+    zero differences dropped): ``d_i = values_i - reference_i``, ``W = min(W+, W-)`` with
+    ``W+ = sum of ranks of |d_i| over d_i > 0``. Pairs with a NaN are dropped; NaN when no
+    difference is left (identical rankings)."""
+    from scipy.stats import wilcoxon
+
+    values, reference = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
+    keep = np.isfinite(values) & np.isfinite(reference)
+    differences = values[keep] - reference[keep]
+    if not np.any(differences != 0):
+        return float("nan")
+    return float(wilcoxon(differences).pvalue)
+
+
+def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFrame:
+    """One row per (protocol, mode, recommender, metric), input order kept (``SUMMARY_COLUMNS``).
+
+    * ``mean``: task protocol, the mean over held-out tasks of each task's mean over repeats;
+      record protocol, the mean over folds.
+    * ``std``, ``n``: standard deviation (ddof 1) and count of the fold values (all repeats).
+    * ``n_tasks``: tasks behind the mean (task protocol).
+    * ``p_value``: task protocol, ``wilcoxon_p`` of the per-task values against ``reference`` on
+      the same tasks and mode (NaN for the reference itself, or when it was not evaluated).
+    """
+    results = evaluation.results
     keys = ["protocol", "mode", "recommender", "metric"]
     grouped = results.groupby(keys, sort=False)
     summary = grouped["value"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
     summary["fit_seconds"] = grouped["fit_seconds"].mean()
+    summary["n_tasks"] = np.nan
+    summary["p_value"] = np.nan
+    if not evaluation.per_task.empty:
+        means = task_means(evaluation.per_task)
+        long = means.melt(id_vars=["protocol", "mode", "recommender", C.TASK_ID], var_name="metric")
+        per_metric = long.groupby(keys, sort=False)["value"]
+        summary["mean"] = per_metric.mean().reindex(summary.index)
+        summary["n_tasks"] = per_metric.count().reindex(summary.index)
+        wide = long.pivot_table(index=["protocol", "mode", "metric", C.TASK_ID], columns="recommender",
+                                values="value", dropna=False)
+        if reference in wide:
+            for (protocol, mode, recommender, metric) in summary.index:
+                if recommender == reference or recommender not in wide:
+                    continue
+                block = wide.loc[(protocol, mode, metric)]
+                summary.loc[(protocol, mode, recommender, metric), "p_value"] = wilcoxon_p(
+                    block[recommender].to_numpy(), block[reference].to_numpy())
     return summary.reset_index()[list(SUMMARY_COLUMNS)]
 
 
-def _cell(mean: float, std: float, decimals: int) -> str:
+def timing_breakdown(evaluation: Evaluation) -> pd.DataFrame:
+    """Where a sweep's time goes: per recommender, fits, total and mean fit and score seconds
+    (summed over modes, repeats and folds), slowest first."""
+    timings = evaluation.timings
+    table = timings.groupby("recommender", sort=False).agg(
+        fits=("fit_seconds", "size"), fit_seconds=("fit_seconds", "sum"), score_seconds=("score_seconds", "sum"),
+        mean_fit_seconds=("fit_seconds", "mean"))
+    table["share"] = (table["fit_seconds"] + table["score_seconds"]) / max(
+        float(table["fit_seconds"].sum() + table["score_seconds"].sum()), 1e-12)
+    return table.sort_values("fit_seconds", ascending=False).reset_index()
+
+
+def _cell(mean: float, std: float, decimals: int, p_value: float = float("nan")) -> str:
     if pd.isna(mean):
         return "n/a"
-    if pd.isna(std):
-        return f"{mean:.{decimals}f}"
-    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+    text = f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+    return text if pd.isna(p_value) else f"{text} (p={p_value:.2g})"
 
 
 def to_markdown(summary: pd.DataFrame, metrics: Sequence[str] | None = None, decimals: int = 3) -> str:
     """A Markdown table: one row per (mode, recommender), one column per metric with
-    ``mean ± std`` over folds. The best mean per mode and metric is bold (lowest for Regret@1)."""
+    ``mean ± std`` (std over folds) and, where the summary has one, the paired p-value against the
+    reference. The best mean per mode and metric is bold (lowest for Regret@1)."""
     if metrics is None:
         present = list(dict.fromkeys(summary["metric"]))
         protocols = list(dict.fromkeys(summary["protocol"])) if "protocol" in summary else list(C.PROTOCOLS)
         known = [m for p in protocols if p in C.PROTOCOLS for m in metric_names(p)]
         metrics = [m for m in dict.fromkeys(known) if m in present] + [m for m in present if m not in known]
     metrics = list(metrics)
-    means = summary.pivot_table(index=["mode", "recommender"], columns="metric", values="mean", sort=False, dropna=False)
-    stds = summary.pivot_table(index=["mode", "recommender"], columns="metric", values="std", sort=False, dropna=False)
+    table = summary.set_index(["mode", "recommender", "metric"])
     rows = list(dict.fromkeys(zip(summary["mode"], summary["recommender"])))
     best: dict[tuple[str, str], float] = {}
-    for metric in metrics:
-        if metric not in means:
-            continue
-        for mode, column in means[metric].groupby(level="mode", sort=False):
-            if column.notna().any():
-                best[(mode, metric)] = column.min() if metric == M.REGRET_AT_1 else column.max()
+    for (mode, metric), column in summary.groupby(["mode", "metric"], sort=False)["mean"]:
+        if column.notna().any():
+            best[(mode, metric)] = column.min() if M.lower_is_better(metric) else column.max()
     header = ["mode", "recommender", *metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(metrics)) + "|"]
     for mode, recommender in rows:
         cells = [str(mode), str(recommender)]
         for metric in metrics:
-            if metric not in means:
+            key = (mode, recommender, metric)
+            if key not in table.index:
                 cells.append("n/a")
                 continue
-            mean, std = means.at[(mode, recommender), metric], stds.at[(mode, recommender), metric]
-            text = _cell(mean, std, decimals)
-            if not pd.isna(mean) and round(mean, decimals) == round(best.get((mode, metric), np.nan), decimals):
+            row = table.loc[key]
+            text = _cell(row["mean"], row["std"], decimals, row.get("p_value", float("nan")))
+            if not pd.isna(row["mean"]) and round(row["mean"], decimals) == round(best.get((mode, metric), np.nan), decimals):
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``results.csv``, ``summary.csv``, ``summary.md`` and the plots of the protocol(s) in
-    ``results``; returns name -> path."""
+def describe_scheme(evaluation: Evaluation, data_label: str | None = None) -> str:
+    """One line a reader needs beside any number: data, grouping, folds x repeats, tasks."""
+    results = evaluation.results
+    protocol = results["protocol"].iloc[0] if len(results) else ""
+    n_tasks = evaluation.per_task[C.TASK_ID].nunique() if not evaluation.per_task.empty else None
+    parts = [data_label or "", f"{protocol} protocol", f"folds grouped by {evaluation.grouping}",
+             f"{evaluation.n_folds} folds x {evaluation.repeats} repeat(s)"]
+    if n_tasks:
+        parts.append(f"{n_tasks} held-out tasks")
+    return ", ".join(p for p in parts if p)
+
+
+def write_report(evaluation: Evaluation, out_dir: str | Path, data_label: str | None = None) -> dict[str, Path]:
+    """Write ``results.csv``, ``per_task.csv`` (task protocol), ``timings.csv``, ``summary.csv``,
+    ``summary.md`` and the plots; returns name -> path."""
     from medicalrec import plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(results)
-    paths = {"results": out / "results.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
-    results.to_csv(paths["results"], index=False)
+    summary = summarize(evaluation)
+    scheme = describe_scheme(evaluation, data_label)
+    paths = {"results": out / "results.csv", "summary": out / "summary.csv", "markdown": out / "summary.md",
+             "timings": out / "timings.csv"}
+    evaluation.results.to_csv(paths["results"], index=False)
     summary.to_csv(paths["summary"], index=False)
-    sections = []
+    timing_breakdown(evaluation).to_csv(paths["timings"], index=False)
+    if not evaluation.per_task.empty:
+        paths["per_task"] = out / "per_task.csv"
+        evaluation.per_task.to_csv(paths["per_task"], index=False)
+    sections = [f"{scheme}. Cells: mean ± std over folds; (p=...) two-sided Wilcoxon signed-rank "
+                f"p-value of the per-task values against {REFERENCE}.\n"]
     for protocol, part in summary.groupby("protocol", sort=False):
         sections.append(f"## {protocol} protocol\n\n" + to_markdown(part, metric_names(protocol)))
     paths["markdown"].write_text("\n".join(sections))
     for protocol, part in summary.groupby("protocol", sort=False):
+        folds = evaluation.results[evaluation.results["protocol"] == protocol]
         for family in (M.HIT_RATE, M.NDCG):
             path = out / f"{protocol}_{family.lower()}_at_k.png"
-            paths[f"{protocol}_{family.lower()}"] = plots.plot_at_k(part, family, path)
+            paths[f"{protocol}_{family.lower()}"] = plots.plot_at_k(part, family, path, subtitle=scheme)
         if protocol == C.PROTOCOL_TASK:
-            paths[f"{protocol}_regret"] = plots.plot_regret(part, out / f"{protocol}_regret.png")
+            paths[f"{protocol}_regret"] = plots.plot_regret(folds, out / f"{protocol}_regret.png", subtitle=scheme)
     return paths

@@ -28,6 +28,11 @@ KENDALL_TAU = "KendallTau"
 REGRET_AT_1 = "Regret@1"
 
 
+def lower_is_better(metric: str) -> bool:
+    """Regret is the one metric where less is better; every other one ranks higher-is-better."""
+    return metric == REGRET_AT_1
+
+
 def at_k(name: str, k: int) -> str:
     """Metric name of a cut-off metric, e.g. ``at_k("HitRate", 10) == "HitRate@10"``."""
     return f"{name}@{int(k)}"

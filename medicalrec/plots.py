@@ -57,9 +57,11 @@ def _grid(n_panels: int) -> tuple[int, int]:
     return int(np.ceil(n_panels / cols)), cols
 
 
-def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str | None = None) -> Path:
-    """``family@K`` (e.g. ``HitRate``) against K: one panel per mode, one line per recommender,
-    mean over folds. Returns ``path``."""
+def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str | None = None,
+              subtitle: str | None = None) -> Path:
+    """``family@K`` (e.g. ``HitRate``) against K: one panel per mode, one line per recommender
+    (the mean), the transformer's band ± one standard deviation over folds. ``subtitle`` says which
+    data and scheme. Returns ``path``."""
     plt = _pyplot()
     pattern = re.compile(rf"^{re.escape(family)}@(\d+)$")
     rows = summary[summary["metric"].str.match(pattern.pattern)].copy()
@@ -79,6 +81,10 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
             line = part[part["recommender"] == name].sort_values("k")
             if not line.empty:
                 ax.plot(line["k"], line["mean"], label=name, **styles[name])
+                if _is_highlighted(name) and line["std"].notna().any():
+                    std = line["std"].fillna(0.0)
+                    ax.fill_between(line["k"], line["mean"] - std, line["mean"] + std,
+                                    color=styles[name]["color"], alpha=0.15, linewidth=0, zorder=1)
         ax.set_title(f"mode {mode}")
         ax.set_xlabel("K (cut-off)")
         if i % n_cols == 0:
@@ -93,7 +99,8 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
     for ax in list(axes.flat)[len(modes):]:
         ax.set_visible(False)
     protocol = summary["protocol"].iloc[0] if "protocol" in summary and len(summary) else ""
-    fig.suptitle(title or f"{family}@K, {protocol} protocol".strip(", "), fontsize=13)
+    heading = title or f"{family}@K, {protocol} protocol".strip(", ")
+    fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=12)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="recommender")
     fig.tight_layout()
@@ -103,11 +110,13 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
     return path
 
 
-def plot_regret(summary: pd.DataFrame, path: str | Path, metric: str = "Regret@1", title: str | None = None) -> Path:
-    """Bar per recommender of ``metric`` (mean over folds, error bar = standard deviation over
-    folds), one panel per mode, in metric points (relevance x 100). Lower is better."""
+def plot_regret(results: pd.DataFrame, path: str | Path, metric: str = "Regret@1", title: str | None = None,
+                subtitle: str | None = None) -> Path:
+    """Box plot per recommender of ``metric`` over folds (every repeat's folds: the spread), one
+    panel per mode, in the metric's own units (a fraction: 0.02 = 2 points of AUC or accuracy lost).
+    ``results``: fold-level rows (``evaluation.Evaluation.results``). Lower is better."""
     plt = _pyplot()
-    rows = summary[summary["metric"] == metric]
+    rows = results[results["metric"] == metric]
     modes = list(dict.fromkeys(rows["mode"]))
     recommenders = list(dict.fromkeys(rows["recommender"]))
     styles = _styles(recommenders)
@@ -115,20 +124,17 @@ def plot_regret(summary: pd.DataFrame, path: str | Path, metric: str = "Regret@1
     width = max(5.2, 0.45 * len(recommenders) + 1.5)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, 3.9 * n_rows), squeeze=False, sharey=True)
     for i, (ax, mode) in enumerate(zip(axes.flat, modes)):
-        part = rows[rows["mode"] == mode].set_index("recommender").reindex(recommenders)
-        x = np.arange(len(recommenders))
-        means = 100 * part["mean"].to_numpy(dtype=float)
-        errors = 100 * part["std"].fillna(0).to_numpy(dtype=float)
-        colours = [styles[name]["color"] for name in recommenders]
-        bars = ax.bar(x, means, yerr=errors, color=colours, capsize=3, linewidth=0,
-                      error_kw={"elinewidth": 1, "ecolor": "#333333"})
-        for bar, name in zip(bars, recommenders):
+        part = rows[rows["mode"] == mode]
+        values = [part.loc[part["recommender"] == name, "value"].dropna().to_numpy(dtype=float) for name in recommenders]
+        boxes = ax.boxplot(values, patch_artist=True, widths=0.6, showmeans=True,
+                           medianprops={"color": "#333333"},
+                           meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "#333333", "markersize": 4})
+        for box, name in zip(boxes["boxes"], recommenders):
+            box.set_facecolor(styles[name]["color"])
+            box.set_alpha(1.0 if _is_highlighted(name) else 0.6)
             if _is_highlighted(name):
-                bar.set_edgecolor("black")
-                bar.set_linewidth(2.0)
-            else:
-                bar.set_alpha(0.75)
-        ax.set_xticks(x)
+                box.set_linewidth(2.0)
+        ax.set_xticks(np.arange(1, len(recommenders) + 1))
         ax.set_xticklabels(recommenders, rotation=45, ha="right", fontsize=8)
         for label in ax.get_xticklabels():
             if _is_highlighted(label.get_text()):
@@ -136,12 +142,13 @@ def plot_regret(summary: pd.DataFrame, path: str | Path, metric: str = "Regret@1
                 label.set_color(HIGHLIGHT_COLOUR)
         ax.set_title(f"mode {mode}")
         if i % n_cols == 0:
-            ax.set_ylabel(f"{metric} (metric points, lower is better)", fontsize=9)
+            ax.set_ylabel(f"{metric} per fold (fraction, lower is better)", fontsize=9)
         ax.set_ylim(bottom=0)
         ax.grid(True, axis="y", alpha=0.3)
     for ax in list(axes.flat)[len(modes):]:
         ax.set_visible(False)
-    fig.suptitle(title or f"{metric}: relevance lost by trusting the first recommendation (± std over folds)", fontsize=12)
+    heading = title or f"{metric}: relevance lost by trusting the first recommendation (box: folds; diamond: mean)"
+    fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110, bbox_inches="tight")

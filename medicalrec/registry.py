@@ -12,7 +12,8 @@ Aliases of a registered model:
    (strictly; lowest wins for ``Regret@1``):
 
    * both versions carry cross-validated metrics (``metric.<key>`` tags written by training) that
-     are comparable only when their ``data_hash`` and ``protocol`` tags are equal;
+     are comparable only when they were measured the same way: equal ``CV_SCHEME_TAGS`` (data,
+     protocol, what the folds hold out whole, folds and repeats);
    * otherwise, when ``data`` is given, both versions' bundles are scored on that file with the task
      protocol (``evaluation.task_vectors`` + ``metrics.task_metrics``, mean over its tasks);
    * otherwise the promotion is refused with a message saying how to compare them; or
@@ -57,6 +58,9 @@ FORCED = "forced"
 REFUSED = "refused"
 UNCHANGED = "unchanged"  # the candidate already is production
 ROLLED_BACK = "rolled_back"
+
+# Version tags that must be equal for two versions' cross-validated metrics to be comparable.
+CV_SCHEME_TAGS = ("data_hash", "protocol", "cv_grouping", "folds", "repeats")
 
 CV = "cv"  # compared by cross-validated metrics (tags)
 RESCORED = "rescored"  # compared by scoring both bundles on ``data``
@@ -137,7 +141,7 @@ def _check_metric(metric: str) -> None:
 
 
 def _better(candidate: float, production: float, metric: str) -> bool:
-    from medicalrec.training import lower_is_better
+    from medicalrec.metrics import lower_is_better
 
     return candidate < production if lower_is_better(metric) else candidate > production
 
@@ -203,16 +207,24 @@ def promote(model_name: str = DEFAULT_MODEL_NAME, version: int | str | None = No
     return decision
 
 
+def _scheme(version) -> str:
+    """How a version's metrics were cross-validated, from its tags (``?`` where a tag is missing)."""
+    tags = version.tags
+    return ", ".join(f"{key} {tags.get(key, '?')[:12]}" for key in CV_SCHEME_TAGS)
+
+
 def _compare(client, decision: Decision, candidate, production, data) -> None:
     """Fill ``decision`` with the comparison of ``candidate`` against ``production``."""
     metric = decision.metric
     same_data = all(
         candidate.tags.get(key) is not None and candidate.tags.get(key) == production.tags.get(key)
-        for key in ("data_hash", "protocol")
+        for key in CV_SCHEME_TAGS
     )
     if same_data and decision.candidate_value is not None and decision.production_value is not None:
         decision.comparison = CV
-        where = f"cross-validated on the same data ({candidate.tags['protocol']} protocol, data_hash {candidate.tags['data_hash'][:12]})"
+        where = (f"cross-validated the same way ({candidate.tags['protocol']} protocol, folds grouped by "
+                 f"{candidate.tags['cv_grouping']}, {candidate.tags['folds']} folds x {candidate.tags['repeats']} "
+                 f"repeat(s), data_hash {candidate.tags['data_hash'][:12]})")
     elif data is not None:
         values = compare_on_data(decision.model_name, [candidate.version, production.version], data, metric)
         decision.candidate_value, decision.production_value = values[str(candidate.version)], values[str(production.version)]
@@ -222,14 +234,12 @@ def _compare(client, decision: Decision, candidate, production, data) -> None:
             decision.reason = f"{metric} is undefined on {data} (no task with 2 or more evaluated models)"
             return
     else:
-        why = ("cross-validated on different data" if not same_data
+        why = ("cross-validated on different data or a different scheme" if not same_data
                else f"missing a cross-validated {metric}")
         decision.reason = (
-            f"version {candidate.version} (data_hash {candidate.tags.get('data_hash', '?')[:12]}, protocol "
-            f"{candidate.tags.get('protocol', '?')}) and production version {production.version} (data_hash "
-            f"{production.tags.get('data_hash', '?')[:12]}, protocol {production.tags.get('protocol', '?')}) were "
-            f"{why}, so their {metric} values are not comparable; compare both on one validation file with "
-            f"--data FILE, or promote anyway with --force"
+            f"version {candidate.version} ({_scheme(candidate)}) and production version {production.version} "
+            f"({_scheme(production)}) were {why}, so their {metric} values are not comparable; compare both "
+            f"on one validation file with --data FILE, or promote anyway with --force"
         )
         return
     c, p = decision.candidate_value, decision.production_value
@@ -250,14 +260,14 @@ def compare_on_data(model_name: str, versions: list, data: str | Path, metric: s
     from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
     from medicalrec.evaluation import MIN_TASK_MODELS, task_vectors
     from medicalrec.export import onnx_session
-    from medicalrec.training import resolve_data_path
+    from medicalrec.bench.defaults import resolve_data
 
     if metric not in M.task_metric_names():
         raise ConfigError(
             f"comparing on --data uses the task protocol; {metric!r} is not one of its metrics "
             f"({', '.join(M.task_metric_names())})"
         )
-    records = load_bench(resolve_data_path(str(data))).frame
+    records = load_bench(resolve_data(str(data))).frame
     truth = task_table(records)
     sizes = truth.groupby(C.TASK_ID, sort=False)[C.MODEL].size()
     kept = list(sizes.index[sizes >= MIN_TASK_MODELS])

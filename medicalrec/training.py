@@ -6,10 +6,14 @@
    metric, protocol, fold count, transformer parameter or data file is a ``ConfigError`` (or the
    loader's typed error) before any MLflow run exists;
 2. **cross-validate** each (mode x recommender) with ``evaluation.evaluate`` on the same grouped
-   folds, and log one child run per pair under one parent run: params, ``data_hash``, every metric
-   of the protocol as the mean over folds plus ``<metric>_std`` (standard deviation over folds),
+   folds (task protocol: grouped by ``dataset``; ``repeats`` times with seeds seed, seed+1, ...;
+   fits in ``workers`` processes), and log one child run per pair under one parent run: params,
+   ``data_hash``, every metric of the protocol (``evaluation.summarize``: the mean over held-out
+   tasks) plus ``<metric>_std`` (standard deviation over folds) and ``<metric>_p`` (Wilcoxon
+   signed-rank p-value against ``best_mean_relevance``),
    fit time, per-fold values and plots; the parent gets the comparison table (CSV + Markdown), the
-   full report and summary plots (``evaluation.write_report``);
+   full report and summary plots (``evaluation.write_report``) and where the time went
+   (``time_<recommender>_seconds`` metrics and ``report/timings.csv``);
 3. **select**: the transformer (recommender ``medicalrec``) of the mode with the best chosen
    validation metric (lowest for ``Regret@1``; ties go to the mode listed first);
 4. **refit** that transformer on all the data given, **export** it (``export.export_bundle``, ONNX
@@ -42,10 +46,12 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
+from medicalrec import metrics as M
+from medicalrec.bench.defaults import DEFAULT_DATA
+from medicalrec.bench.splits import cv_grouping
 from medicalrec.errors import ConfigError
 
 TRANSFORMER = "medicalrec"  # registry name of the MedicalRec transformer: the model that ships
-BUNDLED = "bundled"  # ``data`` value meaning the MedMNIST decathlon file shipped with the package
 MODEL_ARTIFACT = "model"  # name of the logged MLflow model inside the parent run
 KEY_METRICS = ("NDCG@5", "HitRate@1", "Regret@1", "KendallTau", "MRR")  # tagged on the model version
 
@@ -61,18 +67,26 @@ Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total
 class TrainConfig:
     """Parameters of one training sweep; the defaults are the MLproject's ``train`` defaults."""
 
-    data: str | None = None  # bench file; None or "bundled": the bundled MedMNIST decathlon 2021 results (70 records)
+    data: str | None = None  # bench file, or a shipped one by name (bench.defaults); None: the public corpus
     protocol: str = C.PROTOCOL_TASK  # "task" (which model is best for this task?) or "record"
     modes: str = "I,II,III,IV"  # comma list of feature modes, or "all"
     recommenders: str = "all"  # comma list of registry names, or "all" (13)
     seed: int = 0  # folds, model initialisation and every random choice
     metric: str = "NDCG@5"  # selection metric; must be one the protocol reports
     folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
+    repeats: int = 1  # grouped K-fold repeated with seeds seed, seed+1, ... (metrics averaged per task)
+    workers: int = field(default_factory=lambda: _default_workers())  # fit processes; results do not depend on it
     model_name: str = "medicalrec"  # registered model name
     experiment: str = "medicalrec"  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
     register: bool = True  # refit, export and register the best transformer (False: compare only)
     transformer_params: dict = field(default_factory=dict)  # TransformerConfig overrides (e.g. max_epochs)
     recommender_params: dict[str, dict] = field(default_factory=dict)  # other recommenders' overrides
+
+
+def _default_workers() -> int:
+    from medicalrec.evaluation import default_workers
+
+    return default_workers()
 
 
 @dataclass
@@ -86,6 +100,7 @@ class TrainPlan:
     modes: list[str]
     recommenders: list[str]
     n_folds: int
+    repeats: int
     data_hash: str
     params: dict[str, dict]
 
@@ -97,7 +112,8 @@ class TrainPlan:
     def total_steps(self) -> int:
         """Progress steps: one per cross-validation fit, one for logging, three for refit, export
         and registration."""
-        return len(self.modes) * len(self.recommenders) * self.n_folds + 1 + (3 if self.exports else 0)
+        cv = len(self.modes) * len(self.recommenders) * self.n_folds * self.repeats
+        return cv + 1 + (3 if self.exports else 0)
 
 
 @dataclass
@@ -105,7 +121,7 @@ class TrainResult:
     parent_run_id: str
     experiment_id: str
     child_run_ids: dict[str, str]  # "<mode>/<recommender>" -> run id
-    results: pd.DataFrame  # evaluation.evaluate's long results (one row per fold and metric)
+    evaluation: object  # evaluation.Evaluation: fold results, per-task metrics, timings
     summary: pd.DataFrame  # evaluation.summarize
     data_hash: str
     best_mode: str | None = None  # mode of the shipped transformer (None: no transformer trained)
@@ -122,33 +138,15 @@ def metric_key(name: str) -> str:
     return name.replace("@", "_at_")
 
 
-def lower_is_better(metric: str) -> bool:
-    from medicalrec import metrics as M
-
-    return metric == M.REGRET_AT_1
-
-
 # --- validation -----------------------------------------------------------------------------------
-
-def resolve_data_path(data: str | os.PathLike | None) -> Path:
-    """The file ``data`` names; None, "" or "bundled" is the bundled file. Missing: ``ConfigError``."""
-    if data is None or str(data).strip() in ("", BUNDLED):
-        from medicalrec.bench.defaults import bundled_data_path
-
-        return bundled_data_path()
-    path = Path(str(data)).expanduser()
-    if not path.is_file():
-        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
-        raise ConfigError(f"data file {str(data)!r} does not exist{where}")
-    return path.resolve()
-
 
 def validate_config(config: TrainConfig) -> TrainPlan:
     """Check every parameter and load the data; raise one clear ``ConfigError`` on the first
     problem. Nothing is logged anywhere."""
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
-    from medicalrec.evaluation import metric_names, resolve_n_splits
+    from medicalrec.bench.defaults import resolve_data
+    from medicalrec.evaluation import check_repeats, metric_names, resolve_n_splits
     from medicalrec.recommenders import create, get_recommender_class, parse_recommenders
 
     if config.protocol not in C.PROTOCOLS:
@@ -182,13 +180,18 @@ def validate_config(config: TrainConfig) -> TrainPlan:
         except TypeError as error:
             raise ConfigError(f"{name}: bad parameter(s) {sorted(params[name])}: {error}") from None
 
-    path = resolve_data_path(config.data)
+    repeats = check_repeats(config.repeats)
+    if isinstance(config.workers, bool) or not isinstance(config.workers, int) or config.workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1, got {config.workers!r}")
+    if seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {seed}")
+    path = resolve_data(config.data)
     bench = load_bench(path)
     records = bench.frame
     n_folds = resolve_n_splits(records, config.protocol, config.folds)
     return TrainPlan(
         config=config, records=records, source=str(path), notes=list(bench.notes), modes=modes,
-        recommenders=recommenders, n_folds=n_folds, data_hash=data_hash(records), params=params,
+        recommenders=recommenders, n_folds=n_folds, repeats=repeats, data_hash=data_hash(records), params=params,
     )
 
 
@@ -249,17 +252,17 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     with run_context as parent:
         experiment_id = parent.info.experiment_id
         _log_parent_params(parent.info.run_id, plan)
-        results = _cross_validate(plan, step)
+        evaluation = _cross_validate(plan, step)
         from medicalrec.evaluation import summarize
 
-        summary = summarize(results)
+        summary = summarize(evaluation)
         with tempfile.TemporaryDirectory(prefix="medicalrec-train-") as scratch:
-            child_ids = _log_children(plan, results, summary, experiment_id, Path(scratch) / "children")
-            _log_parent_report(plan, results, summary, Path(scratch) / "report")
+            child_ids = _log_children(plan, evaluation.results, summary, experiment_id, Path(scratch) / "children")
+            _log_parent_report(plan, evaluation, summary, Path(scratch) / "report")
             step("logged runs")
             result = TrainResult(
                 parent_run_id=parent.info.run_id, experiment_id=experiment_id, child_run_ids=child_ids,
-                results=results, summary=summary, data_hash=plan.data_hash,
+                evaluation=evaluation, summary=summary, data_hash=plan.data_hash,
             )
             if plan.exports:
                 _ship_best_transformer(plan, summary, result, Path(scratch) / "bundle", step)
@@ -291,12 +294,13 @@ class _Stepper:
             self.progress(label, self.done, self.total)
 
 
-def _cross_validate(plan: TrainPlan, step: _Stepper) -> pd.DataFrame:
+def _cross_validate(plan: TrainPlan, step: _Stepper):
     from medicalrec.evaluation import evaluate
 
     return evaluate(
         plan.records, plan.config.protocol, plan.modes, plan.recommenders, n_splits=plan.n_folds,
-        seed=int(plan.config.seed), progress=step, params=plan.params,
+        seed=int(plan.config.seed), progress=step, params=plan.params, repeats=plan.repeats,
+        workers=plan.config.workers,
     )
 
 
@@ -304,6 +308,7 @@ def _common_params(plan: TrainPlan) -> dict[str, str]:
     config = plan.config
     return {
         "protocol": config.protocol, "seed": str(int(config.seed)), "folds": str(plan.n_folds),
+        "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, config.protocol),
         "metric": config.metric, "data_path": plan.source, "data_hash": plan.data_hash,
         "n_records": str(len(plan.records)),
     }
@@ -326,7 +331,8 @@ def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
 
     config = plan.config
     params = {
-        **_common_params(plan), "data": config.data or BUNDLED, "modes": ",".join(plan.modes),
+        **_common_params(plan), "data": config.data or DEFAULT_DATA, "workers": str(config.workers),
+        "modes": ",".join(plan.modes),
         "recommenders": ",".join(plan.recommenders), "model_name": config.model_name,
         "register": str(bool(config.register)), "transformer_params": json.dumps(plan.params.get(TRANSFORMER, {}), sort_keys=True),
     }
@@ -371,9 +377,11 @@ def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame,
                 values = {**_summary_metrics(rows), "fit_seconds_mean": float(fit.mean()) if fit.size else 0.0,
                           "fit_seconds_total": float(fit.sum())}
                 metrics = [Metric(k, v, now, 0) for k, v in values.items()]
-                for fold, value in part[part["metric"] == plan.config.metric][["fold", "value"]].itertuples(index=False):
+                selected = part[part["metric"] == plan.config.metric]
+                for repeat, fold, value in selected[["repeat", "fold", "value"]].itertuples(index=False):
                     if np.isfinite(value):
-                        metrics.append(Metric(f"fold_{metric_key(plan.config.metric)}", float(value), now, int(fold)))
+                        step = int(repeat) * plan.n_folds + int(fold)
+                        metrics.append(Metric(f"fold_{metric_key(plan.config.metric)}", float(value), now, step))
                 params = {"mode": mode, "recommender": name, **_common_params(plan),
                           **recommender_params(name, int(plan.config.seed), plan.params[name])}
                 tags = {"medicalrec.role": "candidate", "mode": mode, "recommender": name,
@@ -392,13 +400,14 @@ def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame,
 
 
 def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
-    """Mean and ``_std`` per metric; NaN (undefined on every fold) is left out, not logged as 0."""
+    """Mean, ``_std`` and ``_p`` (Wilcoxon against best-mean) per metric; NaN (undefined) is left
+    out, not logged as 0."""
     out = {}
-    for metric, mean, std in rows[["metric", "mean", "std"]].itertuples(index=False):
-        if pd.notna(mean):
-            out[metric_key(metric)] = float(mean)
-        if pd.notna(std):
-            out[f"{metric_key(metric)}_std"] = float(std)
+    for metric, mean, std, p_value in rows[["metric", "mean", "std", "p_value"]].itertuples(index=False):
+        for key, value in ((metric_key(metric), mean), (f"{metric_key(metric)}_std", std),
+                           (f"{metric_key(metric)}_p", p_value)):
+            if pd.notna(value):
+                out[key] = float(value)
     return out
 
 
@@ -408,22 +417,26 @@ def comparison_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = summary[summary["metric"] == metric][["mode", "recommender", "mean", "std", "n", "fit_seconds"]]
     rows = rows.rename(columns={"mean": metric, "std": f"{metric}_std", "n": "folds"})
     mode_order = {m: i for i, m in enumerate(dict.fromkeys(summary["mode"]))}
-    sign = 1.0 if lower_is_better(metric) else -1.0
+    sign = 1.0 if M.lower_is_better(metric) else -1.0
     key = rows[metric].to_numpy(dtype=float) * sign
     order = np.lexsort((np.nan_to_num(key, nan=np.inf), rows["mode"].map(mode_order).to_numpy()))
     return rows.iloc[order].reset_index(drop=True)
 
 
-def _log_parent_report(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame, out: Path) -> None:
+def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: Path) -> None:
     import mlflow
 
-    from medicalrec.evaluation import to_markdown, write_report
+    from medicalrec.evaluation import describe_scheme, timing_breakdown, to_markdown, write_report
 
-    paths = write_report(results, out)
+    paths = write_report(evaluation, out, data_label=Path(plan.source).name)
     table = comparison_table(summary, plan.config.metric)
     table.to_csv(out / "comparison.csv", index=False)
-    heading = (f"# {plan.config.metric} by mode and recommender ({plan.config.protocol} protocol, "
-               f"{plan.n_folds} folds, mean ± std over folds)\n\n")
+    timings = timing_breakdown(evaluation)
+    mlflow.log_metrics({f"time_{name}_seconds": float(fit + score) for name, fit, score
+                        in timings[["recommender", "fit_seconds", "score_seconds"]].itertuples(index=False)})
+    mlflow.log_metric("cv_seconds", float(evaluation.seconds))
+    heading = (f"# {plan.config.metric} by mode and recommender\n\n{describe_scheme(evaluation, Path(plan.source).name)}; "
+               "mean ± std over folds, (p=...) Wilcoxon signed-rank against best_mean_relevance\n\n")
     (out / "comparison.md").write_text(heading + to_markdown(summary, [plan.config.metric]) + "\n" + paths["markdown"].read_text())
     mlflow.log_artifacts(str(out), "report")
     best = table.groupby("mode", sort=False).head(1)
@@ -442,7 +455,7 @@ def select_mode(summary: pd.DataFrame, metric: str, recommender: str = TRANSFORM
     if rows.empty:
         raise ConfigError(f"{metric} is undefined for {recommender!r} in every mode: no task to rank in any fold")
     values = rows["mean"].to_numpy(dtype=float)
-    best = int(np.argmin(values) if lower_is_better(metric) else np.argmax(values))
+    best = int(np.argmin(values) if M.lower_is_better(metric) else np.argmax(values))
     return str(rows["mode"].iloc[best]), float(values[best])
 
 
@@ -498,6 +511,7 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
         extra_metadata={
             "metrics": cv_metrics, "metrics_std": cv_std, "data_hash": plan.data_hash,
             "protocol": config.protocol, "selection_metric": config.metric, "folds": plan.n_folds,
+            "repeats": plan.repeats, "cv_grouping": cv_grouping(plan.records, config.protocol),
             "seed": int(config.seed), "data_source": Path(plan.source).name, "training_run_id": result.parent_run_id,
         },
     )
@@ -538,6 +552,7 @@ def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, met
     tags = {
         "mode": mode, "protocol": plan.config.protocol, "data_hash": plan.data_hash,
         "selection_metric": plan.config.metric, "folds": str(plan.n_folds), "seed": str(int(plan.config.seed)),
+        "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, plan.config.protocol),
         "git_commit": git_commit(), "onnx_opset": str(metadata["onnx_opset"]),
         "parity_max_abs_diff": f"{float(metadata['parity_max_abs_diff']):.3g}",
         "data_source": Path(plan.source).name, "n_records": str(len(plan.records)),

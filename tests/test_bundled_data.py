@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from medicalrec import constants as C
-from medicalrec.bench.defaults import BUNDLED_DATA, bundled_data_path
+from medicalrec.bench.defaults import DECATHLON, shipped_data_path
 from medicalrec.bench.loading import load_bench
 from medicalrec.bench.tasks import add_relevance
 
@@ -46,7 +46,7 @@ SIZES = {
 
 @pytest.fixture(scope="module")
 def bench():
-    return load_bench(bundled_data_path())
+    return load_bench(shipped_data_path(DECATHLON))
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +55,10 @@ def records(bench):
 
 
 def test_bundled_file_ships_inside_the_package():
-    path = bundled_data_path()
+    path = shipped_data_path(DECATHLON)
     assert path.is_file()
     assert path.name == "medmnist_decathlon_2021.csv"
     assert path.parent.parent.name == "bench"
-    assert BUNDLED_DATA.is_file()
 
 
 def test_loads_without_problems_or_changes(bench):

@@ -20,7 +20,9 @@ from medicalrec.evaluation import (
     resolve_n_splits,
     summarize,
     task_vectors,
+    timing_breakdown,
     to_markdown,
+    wilcoxon_p,
     write_report,
 )
 from medicalrec.recommenders import recommender_names
@@ -82,7 +84,8 @@ def _values(results: pd.DataFrame, fold: int) -> dict[str, float]:
 # --- hand-computed results ------------------------------------------------------------------------
 
 def test_task_protocol_popularity_by_hand(records):
-    results = evaluate(records, "task", ["I"], ["popularity"], n_splits=0)
+    evaluation = evaluate(records, "task", ["I"], ["popularity"], n_splits=0)
+    results = evaluation.results
     assert results["fold"].nunique() == 5  # leave-task-out
 
     # T1 held out: counts A2 B2 C2 D2 -> tie, order A B C by name; A is best
@@ -117,16 +120,16 @@ def test_task_protocol_popularity_by_hand(records):
     assert all(math.isnan(v) for v in _values(results, t5_fold).values())
     assert results.loc[results["fold"] == t5_fold, "n_queries"].unique().tolist() == [0]
 
-    summary = summarize(results).set_index("metric")
+    summary = summarize(evaluation).set_index("metric")
     assert summary.at["HitRate@1", "mean"] == pytest.approx(0.25)
-    assert summary.at["HitRate@1", "n"] == 4
+    assert summary.at["HitRate@1", "n"] == 4 and summary.at["HitRate@1", "n_tasks"] == 4
     assert summary.at["KendallTau", "mean"] == pytest.approx((-1 / 3 - 1 - 2 / math.sqrt(6)) / 3)
     assert summary.at["KendallTau", "n"] == 3
     assert summary.at["Regret@1", "mean"] == pytest.approx((0 + 0.25 + 0.04 + 0.10) / 4)
 
 
 def test_record_protocol_popularity_by_hand(records):
-    results = evaluate(records, "record", ["I"], ["popularity"], n_splits="loo")
+    results = evaluate(records, "record", ["I"], ["popularity"], n_splits="loo").results
     assert results["fold"].nunique() == 5  # leave-ref-out
 
     # R1 held out: counts A2 B2 C2 D2 E1 -> order A B C D E; targets A A B C -> ranks 1 1 2 3
@@ -151,8 +154,9 @@ def test_record_protocol_popularity_by_hand(records):
 
 def test_results_structure(records):
     labels: list[str] = []
-    results = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2, progress=labels.append)
-    assert list(results.columns) == ["protocol", "mode", "recommender", "fold", "metric", "value", "n_queries", "fit_seconds"]
+    results = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2, progress=labels.append).results
+    assert list(results.columns) == ["protocol", "mode", "recommender", "repeat", "fold", "metric", "value", "n_queries",
+                                     "fit_seconds"]
     assert len(labels) == n_steps(records, "task", ["I", "II"], ["popularity", "random"], 2) == 2 * 2 * 2
     assert labels[0] == "I popularity fold 1/2"
     assert results["mode"].unique().tolist() == ["I", "II"]
@@ -208,9 +212,9 @@ def test_no_group_on_both_sides(real_subset, protocol, level):
 def test_reproducible_for_a_seed(real_subset):
     names = ["random", "popularity", "knn_tasks"]
     names = [n for n in names if n in recommender_names()]
-    first = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7)
-    second = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7)
-    other = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=8)
+    first = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7).results
+    second = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=7).results
+    other = evaluate(real_subset, "task", ["III"], names, n_splits=3, seed=8).results
     columns = ["mode", "recommender", "fold", "metric", "value", "n_queries"]
     pd.testing.assert_frame_equal(first[columns], second[columns])
     assert not first[columns].equals(other[columns])
@@ -234,17 +238,19 @@ class _Oracle(Recommender):
 
 def test_oracle_is_perfect_in_the_task_protocol(real):
     _Oracle.truth = task_table(real)
-    results = evaluate(real, "task", ["I"], [_Oracle], n_splits=3)
-    summary = summarize(results).set_index("metric")["mean"]
+    evaluation = evaluate(real, "task", ["I"], [_Oracle], n_splits=3)
+    results = evaluation.results
+    summary = summarize(evaluation).set_index("metric")["mean"]
     for metric in ("HitRate@1", "HitRate@3", "NDCG@1", "NDCG@3", "NDCG@5", "KendallTau"):
         assert summary[metric] == pytest.approx(1.0)
     assert summary["Regret@1"] == 0.0
-    assert results.groupby("fold")["n_queries"].first().sum() == 106
+    assert results.groupby("fold")["n_queries"].first().sum() == 295  # every task has 2+ rated models
 
 
 def test_real_corpus_popularity_record_protocol(real):
-    results = evaluate(real, "record", ["I", "IV"], ["popularity"], n_splits=5, seed=0)
-    summary = summarize(results)
+    evaluation = evaluate(real, "record", ["I", "IV"], ["popularity"], n_splits=5, seed=0)
+    results = evaluation.results
+    summary = summarize(evaluation)
     assert set(summary["n"]) == {5}
     values = summary.set_index(["mode", "metric"])["mean"]
     # popularity ignores features: every mode gives the same numbers
@@ -276,7 +282,7 @@ def test_every_registered_recommender_evaluates(real_subset, name):
     except ModuleNotFoundError:
         pytest.skip(f"{name} is registered but its module has not landed yet")
     small = real_subset[real_subset[C.REF] != "Juodelyte2024 transferability"]
-    results = evaluate(small, "task", ["III"], [name], n_splits=2, seed=0, params={name: FAST.get(name, {})})
+    results = evaluate(small, "task", ["III"], [name], n_splits=2, seed=0, params={name: FAST.get(name, {})}).results
     assert len(results) == 2 * len(metric_names("task"))
     bounded = results[results["metric"] != "KendallTau"]["value"]
     assert bounded.notna().all() and bounded.between(0, 1).all()
@@ -312,9 +318,11 @@ def test_markdown_table_by_hand():
 
 
 def test_write_report(records, tmp_path):
-    results = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2)
-    paths = write_report(results, tmp_path / "out")
-    assert set(paths) == {"results", "summary", "markdown", "task_hitrate", "task_ndcg", "task_regret"}
+    evaluation = evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2)
+    results = evaluation.results
+    paths = write_report(evaluation, tmp_path / "out")
+    assert set(paths) == {"results", "summary", "markdown", "timings", "per_task", "task_hitrate", "task_ndcg",
+                          "task_regret"}
     for path in paths.values():
         assert path.exists() and path.stat().st_size > 0
     for name in ("task_hitrate", "task_ndcg", "task_regret"):
@@ -352,3 +360,82 @@ def test_the_transformer_is_trained_for_the_protocol_it_is_evaluated_on():
     assert make(0).config.objective == "task"
     _, make = _factory("popularity", "record", {})
     assert make(0).params == {}
+
+
+# --- leave-dataset-out, repeats, workers, paired statistics ---------------------------------------
+
+def test_wilcoxon_signed_rank_by_hand():
+    """d = 1, 2, 3, 4, -5, 6: |d| ranks 1..6, W- = 5. Exactly 10 of the 2^6 sign patterns give a
+    rank sum <= 5 (sums 0, 1, 2, 3, 3, 4, 4, 5, 5, 5), so the two-sided p is 2 * 10 / 64."""
+    values = np.array([1.0, 2.0, 3.0, 4.0, -5.0, 6.0])
+    assert wilcoxon_p(values, np.zeros(6)) == pytest.approx(2 * 10 / 64)
+    # a zero difference and a missing value are dropped, not counted
+    assert wilcoxon_p(np.append(values, [0.3, np.nan]), np.append(np.zeros(6), [0.3, 0.1])) == pytest.approx(2 * 10 / 64)
+    assert math.isnan(wilcoxon_p(np.array([0.5, 0.7]), np.array([0.5, 0.7])))  # identical rankings: no test
+
+
+def test_no_dataset_is_on_both_sides_of_any_fold(real):
+    """The task protocol holds out whole image collections: every repeat's folds partition the 98
+    datasets, and no dataset has records on both sides of a fold."""
+    from medicalrec.bench.splits import split_groups
+
+    frame = with_task_ids(real)
+    groups = split_groups(frame, "task")
+    assert groups.nunique() == frame[C.DATASET].nunique() == 98
+    for seed in (0, 1, 2):
+        seen: set[str] = set()
+        for train, test in protocol_folds(frame, "task", 5, seed):
+            train_sets, test_sets = set(frame[C.DATASET].iloc[train]), set(frame[C.DATASET].iloc[test])
+            assert not train_sets & test_sets
+            assert not seen & test_sets
+            seen |= test_sets
+        assert seen == set(frame[C.DATASET])
+
+
+def test_repeated_cv_is_seeded_and_averaged_per_task(real_subset):
+    names = ["popularity", "best_mean_relevance"]
+    first = evaluate(real_subset, "task", ["I"], names, n_splits=3, repeats=2, seed=5)
+    again = evaluate(real_subset, "task", ["I"], names, n_splits=3, repeats=2, seed=5)
+    columns = ["mode", "recommender", "repeat", "fold", "metric", "value", "n_queries"]
+    pd.testing.assert_frame_equal(first.results[columns], again.results[columns])
+    assert sorted(first.results["repeat"].unique()) == [0, 1]
+    # each repeat tests every task once, with its own shuffle of the datasets
+    per_task = first.per_task
+    assert (per_task.groupby(["recommender", "repeat"])[C.TASK_ID].nunique() == 34).all()
+    fold_of = per_task[per_task["recommender"] == "popularity"].pivot(index=C.TASK_ID, columns="repeat", values="fold")
+    assert (fold_of[0] != fold_of[1]).any()
+    # the summary mean is the mean over tasks of each task's mean over repeats
+    summary = summarize(first).set_index(["recommender", "metric"])
+    by_task = per_task[per_task["recommender"] == "popularity"].groupby(C.TASK_ID)["NDCG@5"].mean()
+    assert summary.at[("popularity", "NDCG@5"), "mean"] == pytest.approx(by_task.mean())
+    assert summary.at[("popularity", "NDCG@5"), "n"] == 6 and summary.at[("popularity", "NDCG@5"), "n_tasks"] == 34
+    with pytest.raises(ConfigError, match="repeats"):
+        evaluate(real_subset, "task", ["I"], names, n_splits=3, repeats=0)
+
+
+def test_summary_pairs_every_recommender_with_best_mean(real_subset):
+    from scipy.stats import wilcoxon
+
+    evaluation = evaluate(real_subset, "task", ["I"], ["popularity", "best_mean_relevance"], n_splits=3, seed=0)
+    summary = summarize(evaluation).set_index(["recommender", "metric"])
+    assert math.isnan(summary.at[("best_mean_relevance", "Regret@1"), "p_value"])
+    per_task = evaluation.per_task.pivot(index=C.TASK_ID, columns="recommender", values="Regret@1")
+    differences = per_task["popularity"] - per_task["best_mean_relevance"]
+    expected = wilcoxon(differences[differences != 0]).pvalue
+    assert summary.at[("popularity", "Regret@1"), "p_value"] == pytest.approx(expected)
+    assert "(p=" in to_markdown(summary.reset_index())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_one_or_two_workers_give_identical_metrics(real_subset):
+    """Fits in spawned worker processes: same folds, same seeds, same numbers as in this process."""
+    names = ["best_mean_relevance", "two_tower", "mlp"]
+    params = {"two_tower": {"epochs": 2}, "mlp": {"max_iter": 5}}
+    one = evaluate(real_subset, "task", ["I", "III"], names, n_splits=2, seed=3, params=params, workers=1)
+    two = evaluate(real_subset, "task", ["I", "III"], names, n_splits=2, seed=3, params=params, workers=2)
+    assert two.workers == 2
+    columns = ["mode", "recommender", "repeat", "fold", "metric", "value", "n_queries"]
+    pd.testing.assert_frame_equal(one.results[columns], two.results[columns])
+    pd.testing.assert_frame_equal(one.per_task, two.per_task)
+    timings = timing_breakdown(two)
+    assert set(timings["recommender"]) == set(names) and (timings["fits"] == 4).all()

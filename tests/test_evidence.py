@@ -152,7 +152,7 @@ def real():
 def test_real_bench_evidence_is_small_and_calibrated(real):
     records, _, evidence, _ = real
     n_tasks = records.groupby([C.REF, C.TASK]).ngroups
-    assert len(evidence["tasks"]) == n_tasks == 106
+    assert len(evidence["tasks"]) == n_tasks == 295
     assert len(json.dumps(evidence)) < 1000 * n_tasks  # under 1 kB per task
     assert 0 <= evidence["thresholds"]["high"] <= evidence["thresholds"]["low"] < math.inf
 
@@ -169,9 +169,12 @@ def test_blocked_nearest_search_equals_brute_force(real, monkeypatch):
     monkeypatch.setattr(index, "_chunk", 64)  # several blocks, one partial
     order, dist = index.nearest(frame, 5)
     full = index.distances(frame)
-    expected = np.argsort(full, axis=1, kind="stable")[:, :5]
-    np.testing.assert_array_equal(order, expected)
-    np.testing.assert_allclose(dist, np.take_along_axis(full, expected, axis=1), atol=1e-9)
+    # The k smallest distances, each at the index returned for it; distances within float noise
+    # of each other are ties, broken by training-task order.
+    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :5], atol=1e-9)
+    np.testing.assert_allclose(np.take_along_axis(full, order, axis=1), dist, atol=1e-9)
+    tied = np.isclose(dist[:, 1:], dist[:, :-1], rtol=1e-9, atol=1e-12)
+    assert (order[:, 1:] > order[:, :-1])[tied].all()
     # And the distance itself, pair by pair, from the definition.
     numbers, codes = index.space.numbers(frame), index.space.codes(frame)
     for i in range(0, len(frame), 37):

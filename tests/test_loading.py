@@ -13,7 +13,8 @@ import pytest
 from medicalrec import constants as C
 from medicalrec.bench import schema as S
 from medicalrec.bench.describe import describe
-from medicalrec.bench.loading import Bench, Normalized, load_bench, normalize, read_table
+from medicalrec.bench.defaults import PUBLIC, shipped_data_path
+from medicalrec.bench.loading import Bench, Normalized, file_format, load_bench, normalize, read_table
 from medicalrec.bench.tasks import assign_task_ids
 from medicalrec.errors import DataFileError, Problem, SchemaError, ValidationError
 
@@ -470,18 +471,21 @@ def test_chunked_header_only_gives_one_empty_chunk(tmp_path: Path):
 # ----------------------------------------------------------------------------- the real bench
 
 
-def test_real_public_bench_loads_cleanly_and_describes_exactly():
-    bench = load_bench(REAL_BENCH)
+def test_shipped_public_corpus_loads_cleanly_and_describes_exactly():
+    path = shipped_data_path(PUBLIC)
+    bench = load_bench(path)
     frame = bench.frame
-    assert len(frame) == 2401
+    assert len(frame) == 4393
     assert bench.notes == []
-    assert assign_task_ids(frame).nunique() == 106
-    assert frame[C.MODEL].nunique() == 118
-    assert normalize(read_table(REAL_BENCH), str(REAL_BENCH)).problems == []
+    assert assign_task_ids(frame).nunique() == 295
+    assert frame[C.MODEL].nunique() == 383
+    assert frame[C.DATASET].nunique() == 98 and frame[C.DATASET].notna().all()
+    assert frame[C.ORIGIN].notna().all()  # provenance travels with every record
+    assert normalize(read_table(path), str(path)).problems == []
 
-    plain = pd.read_csv(REAL_BENCH)
+    plain = pd.read_csv(path)
     d = describe(bench)
-    assert (d["records"], d["tasks"], d["models"], d["refs"]) == (2401, 106, 118, 6)
+    assert (d["records"], d["tasks"], d["models"], d["refs"], d["datasets"]) == (4393, 295, 383, 28, 98)
     mode_i = ["domain", "n_samples", "width", "height", "n_classes"]
     mode_iii = mode_i + ["n_train", "n_test", "n_val", "channels", "modality", "task_type"]
     any_i_missing = plain[mode_i].isna().any(axis=1).mean()
@@ -490,5 +494,32 @@ def test_real_public_bench_loads_cleanly_and_describes_exactly():
     assert d["modes"]["III"]["complete"] == pytest.approx(plain[mode_iii].notna().all(axis=1).mean())
     assert d["modes"]["IV"]["complete"] == 0.0  # augmentation is never reported
     assert d["missingness"]["auc"] == pytest.approx(plain["auc"].isna().mean())
-    # Hand-checked values: 1040 of 2401 records lack width/height (slide tasks, PathBench).
-    assert round(any_i_missing * 2401) == 1040
+    # Hand-checked values: 2965 of 4393 records lack a mode-I feature (slide tasks, PathBench sizes).
+    assert round(any_i_missing * 4393) == 2965
+
+
+@pytest.mark.skipif(not REAL_BENCH.exists(), reason="shared/data/medicalrec_public_bench.csv is not beside the repository")
+def test_shipped_corpus_is_the_shared_file():
+    """The package ships a gzip of shared/data's corpus: byte for byte the same file, so they cannot
+    drift (refresh it with: gzip -n -9 -c ../shared/data/medicalrec_public_bench.csv >
+    medicalrec/bench/data/medicalrec_public_bench.csv.gz)."""
+    import gzip
+
+    with gzip.open(shipped_data_path(PUBLIC), "rb") as handle:
+        assert handle.read() == REAL_BENCH.read_bytes()
+    shipped, shared = load_bench(shipped_data_path(PUBLIC)).frame, load_bench(REAL_BENCH).frame
+    pd.testing.assert_frame_equal(shipped, shared)
+
+
+def test_gzip_csv_reads_like_the_plain_file(tmp_path: Path):
+    import gzip
+
+    text = "Ref,Model,Accu,Dataset\nA,ResNet,95%,ISIC 2019\nB,ViT,0.9,\n"
+    plain = write(tmp_path, "plain.csv", text)
+    packed = tmp_path / "packed.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    assert file_format(packed) == "csv" and file_format(tmp_path / "x.parquet.gz") is None
+    a, b = load_bench(plain), load_bench(packed)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert a.notes == b.notes
+    assert b.frame[C.DATASET].tolist() == ["ISIC 2019", None]

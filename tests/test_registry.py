@@ -45,7 +45,7 @@ def store(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.delenv("MLFLOW_RUN_ID", raising=False)
-        result = run_training(TrainConfig(modes="III", recommenders="medicalrec", folds=2, model_name="trained",
+        result = run_training(TrainConfig(data="decathlon", modes="III", recommenders="medicalrec", folds=2, model_name="trained",
                                           transformer_params=TINY))
         bundle = mlflow.artifacts.download_artifacts(f"models:/trained/{result.model_version}")
         reversed_dir = directory / "reversed"
@@ -53,10 +53,10 @@ def store(tmp_path_factory):
         metadata = json.loads((reversed_dir / "medicalrec.json").read_text())
         metadata["models"] = metadata["models"][::-1]
         (reversed_dir / "medicalrec.json").write_text(json.dumps(metadata))
-        from medicalrec.bench.defaults import bundled_data_path
+        from medicalrec.bench.defaults import DECATHLON, shipped_data_path
         from medicalrec.bench.loading import load_bench
 
-        records = load_bench(bundled_data_path()).frame
+        records = load_bench(shipped_data_path(DECATHLON)).frame
         with mlflow.start_run(experiment_id=result.experiment_id, run_name="reversed copy"):
             reversed_info = log_bundle_model(reversed_dir, input_example(records))
         yield {"uri": uri, "model_uri": result.model_uri, "reversed_uri": reversed_info.model_uri,
@@ -76,8 +76,8 @@ def registry(store, monkeypatch, request):
     name = "reg-" + request.node.name.replace("[", "-").replace("]", "")
 
     def add(ndcg: float | None = None, data_hash: str = HASH_A, protocol: str = "task", regret: float | None = None,
-            model_uri: str | None = None) -> str:
-        tags = {"data_hash": data_hash, "protocol": protocol}
+            model_uri: str | None = None, folds: str = "5", repeats: str = "1", grouping: str = "dataset") -> str:
+        tags = {"data_hash": data_hash, "protocol": protocol, "cv_grouping": grouping, "folds": folds, "repeats": repeats}
         if ndcg is not None:
             tags["metric.NDCG_at_5"] = repr(ndcg)
         if regret is not None:
@@ -186,6 +186,20 @@ def test_metrics_from_different_data_are_not_compared(registry):
     assert _alias(client, name, PRODUCTION) == "1"
 
 
+@pytest.mark.parametrize("scheme", [{"folds": "3"}, {"repeats": "3"}, {"grouping": "task"}])
+def test_metrics_from_another_cv_scheme_on_the_same_data_are_not_compared(registry, scheme):
+    """5-fold and 3-fold (or single and repeated, or task- and dataset-grouped) CV scores of the
+    same data are different evidence: the gate refuses to rank them against each other."""
+    name, add, client = registry
+    add(0.5)
+    promote(name)
+    add(0.9, **scheme)
+    decision = promote(name)
+    assert decision.outcome == REFUSED and decision.comparison is None
+    assert "not comparable" in decision.reason
+    assert _alias(client, name, PRODUCTION) == "1"
+
+
 def _expected_on_data(store, reverse: bool) -> float:
     """Mean NDCG@5 over the bundled tasks, from the refit transformer's torch scores (the reversed
     copy maps column j to the j-th model from the end)."""
@@ -205,13 +219,13 @@ def _expected_on_data(store, reverse: bool) -> float:
 
 
 def test_different_data_is_compared_by_scoring_both_on_the_given_file(registry, store):
-    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
 
     name, add, client = registry
     add(0.99, data_hash=HASH_A, model_uri=store["reversed_uri"])  # wrong model with a flattering CV tag
     promote(name)
     add(0.10, data_hash=HASH_B)  # the real model, cross-validated elsewhere
-    decision = promote(name, data=str(bundled_data_path()))
+    decision = promote(name, data=str(shipped_data_path(DECATHLON)))
     right, wrong = _expected_on_data(store, reverse=False), _expected_on_data(store, reverse=True)
     assert right > wrong
     assert decision.comparison == RESCORED
@@ -220,7 +234,7 @@ def test_different_data_is_compared_by_scoring_both_on_the_given_file(registry, 
     assert (decision.outcome, _alias(client, name, PRODUCTION)) == (BETTER, "2")
     # and the reverse direction is refused on the same file
     add(0.5, data_hash=HASH_A, model_uri=store["reversed_uri"])
-    assert promote(name, data=str(bundled_data_path())).outcome == REFUSED
+    assert promote(name, data=str(shipped_data_path(DECATHLON))).outcome == REFUSED
 
 
 def test_rollback_swaps_production_and_previous_and_blocks_the_bad_version(registry):
@@ -269,7 +283,8 @@ def test_promote_script_prints_the_decision_and_exits_1_on_refusal(registry, sto
     run = subprocess.run([sys.executable, script, "--model-name", name], capture_output=True, text=True, env=env)
     assert run.returncode == 1
     assert run.stdout.strip() == f"{name} version 2: NOT promoted: NDCG@5 0.7000 does not beat production version 1's " \
-        f"0.8000, cross-validated on the same data (task protocol, data_hash {HASH_A[:12]})"
+        f"0.8000, cross-validated the same way (task protocol, folds grouped by dataset, 5 folds x 1 repeat(s), " \
+        f"data_hash {HASH_A[:12]})"
 
 
 # --- where runs and models live (medicalrec.tracking) -----------------------------------------------

@@ -40,7 +40,7 @@ QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, 
 
 @pytest.fixture(scope="module")
 def tasks() -> pd.DataFrame:
-    """Every real task once (106), described the way a user would, with a task_id column."""
+    """Every real task once (295), described the way a user would, with a task_id column."""
     queries = task_queries(pd.read_csv(REAL_BENCH)).reset_index(drop=True)[QUERY_COLUMNS]
     queries.insert(0, C.TASK_ID, [f"task-{i:03d}" for i in range(len(queries))])
     return queries
@@ -92,9 +92,11 @@ def test_top_k_equals_the_transformers_ranking(scoring_bundle, tasks, torch_rank
     summary = score_file(bundle, source, tmp_path / f"recs{suffix_out}", top_k=5, chunk_size=40)
     out = _read(tmp_path / f"recs{suffix_out}")
     assert list(out.columns) == list(OUTPUT_COLUMNS)
-    assert (summary.rows_read, summary.rows_scored, summary.rows_rejected) == (106, 106, 0)
-    assert summary.output_rows == len(out) == 106 * 5
-    assert out[C.RANK].tolist() == [1, 2, 3, 4, 5] * 106
+    n = len(tasks)
+    assert n == 295
+    assert (summary.rows_read, summary.rows_scored, summary.rows_rejected) == (n, n, 0)
+    assert summary.output_rows == len(out) == n * 5
+    assert out[C.RANK].tolist() == [1, 2, 3, 4, 5] * n
     assert out[C.TASK_ID].tolist() == [t for t in tasks[C.TASK_ID] for _ in range(5)]
     torch_scores, expected = torch_ranking
     for i, (task_id, group) in enumerate(out.groupby(C.TASK_ID, sort=False)):

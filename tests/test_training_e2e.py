@@ -42,7 +42,7 @@ def trained(tmp_path_factory):
         patch.setenv("MLFLOW_TRACKING_URI", _store(directory))
         patch.delenv("MLFLOW_RUN_ID", raising=False)
         steps = []
-        config = TrainConfig(modes=MODES, recommenders=RECOMMENDERS, folds=2, transformer_params=TINY)
+        config = TrainConfig(data="decathlon", modes=MODES, recommenders=RECOMMENDERS, folds=2, transformer_params=TINY)
         result = run_training(config, progress=lambda label, done, total: steps.append((label, done, total)))
         yield result, directory, steps
 
@@ -85,7 +85,7 @@ def test_one_child_run_per_mode_and_recommender_with_params_metrics_and_plots(tr
         params = run.data.params
         assert params["seed"] == "0" and params["protocol"] == "task" and params["folds"] == "2"
         assert params["data_hash"] == result.data_hash
-        part = result.results[(result.results["mode"] == mode) & (result.results["recommender"] == name)]
+        part = result.evaluation.results[(result.evaluation.results["mode"] == mode) & (result.evaluation.results["recommender"] == name)]
         fold_values = part[part["metric"] == "NDCG@5"]["value"].to_numpy(dtype=float)
         assert len(fold_values) == 2
         # mean and sample standard deviation over the two folds, by hand
@@ -125,7 +125,7 @@ def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
 
 def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained, client):
     result, _, _ = trained
-    frame = result.results
+    frame = result.evaluation.results
     rows = frame[(frame["recommender"] == "medicalrec") & (frame["metric"] == "NDCG@5")]
     means = rows.groupby("mode")["value"].mean()
     assert result.best_mode == means.idxmax() and result.best_value == pytest.approx(means.max())
@@ -144,14 +144,14 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
 
 
 def test_registered_bundle_reproduces_the_refit_transformer(trained, client):
-    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
     from medicalrec.export import onnx_session
     from medicalrec.training import check_tasks_for
 
     result, _, _ = trained
     bundle = resolve_bundle(f"models:/medicalrec/{result.model_version}")
-    records = pd.read_csv(bundled_data_path())
+    records = pd.read_csv(shipped_data_path(DECATHLON))
     queries = check_tasks_for(records)
     assert len(queries) == 10 + 2  # every task of the bundled data plus the two probes
     tokens = bundle.encoder.tokens(queries)
@@ -165,7 +165,7 @@ def test_registered_bundle_reproduces_the_refit_transformer(trained, client):
 def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(trained, client):
     import mlflow
 
-    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.tasks import task_queries
     from medicalrec.registry import promote
     from medicalrec.training import request_frame
@@ -174,7 +174,7 @@ def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(tr
     decision = promote("medicalrec")
     assert decision.promoted and decision.outcome == "first"
     model = mlflow.pyfunc.load_model("models:/medicalrec@production")
-    queries = task_queries(pd.read_csv(bundled_data_path())).reset_index()
+    queries = task_queries(pd.read_csv(shipped_data_path(DECATHLON))).reset_index()
     request = request_frame(queries)  # every feature of every mode, ints and NaN as a user would send them
     assert {C.N_TRAIN, C.MODALITY, C.TASK_ID} <= set(request.columns)
     ranked = model.predict(request)
@@ -189,11 +189,11 @@ def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(tr
 
 
 def test_data_hash_ignores_row_order_and_format_but_not_values():
-    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.loading import load_bench
     from medicalrec.training import data_hash
 
-    records = load_bench(bundled_data_path()).frame
+    records = load_bench(shipped_data_path(DECATHLON)).frame
     shuffled = records.sample(frac=1.0, random_state=3)[list(reversed(records.columns))]
     assert data_hash(shuffled) == data_hash(records)
     changed = records.copy()
@@ -216,7 +216,7 @@ def test_bad_parameters_fail_before_any_run(tmp_path, monkeypatch, change, messa
     from medicalrec.training import TrainConfig, run_training
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _store(tmp_path))
-    config = TrainConfig(**{"modes": "I", "recommenders": "popularity,medicalrec", **change})
+    config = TrainConfig(**{"data": "decathlon", "modes": "I", "recommenders": "popularity,medicalrec", **change})
     with pytest.raises(ConfigError, match=message):
         run_training(config)
     assert not (tmp_path / "mlflow.db").exists()  # not even the store was created, let alone a run
@@ -264,14 +264,14 @@ def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(train
     import subprocess
     import sys
 
-    from medicalrec.bench.defaults import bundled_data_path
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.tasks import task_queries
     from medicalrec.registry import promote
 
     _, directory, _ = trained
     promote("medicalrec")  # first promotion, or already production: either way production exists
     tasks = tmp_path / "tasks.csv"
-    task_queries(pd.read_csv(bundled_data_path())).reset_index().to_csv(tasks, index=False)
+    task_queries(pd.read_csv(shipped_data_path(DECATHLON))).reset_index().to_csv(tasks, index=False)
     output = tmp_path / "recs.csv"
     env = {**os.environ, "MLFLOW_TRACKING_URI": _store(directory)}
     env.pop("MLFLOW_RUN_ID", None)

@@ -55,6 +55,7 @@ def describe(bench_or_frame: Bench | pd.DataFrame, top: int = DEFAULT_TOP) -> di
         "tasks": int(tasks.nunique()),
         "models": int(frame[C.MODEL].nunique()) if C.MODEL in frame else 0,
         "refs": int(frame[C.REF].nunique()) if C.REF in frame else 0,
+        "datasets": int(frame[C.DATASET].nunique()) if C.DATASET in frame else 0,
         "domains": int(frame[C.DOMAIN].nunique()) if C.DOMAIN in frame else 0,
         "missingness": {c: (_fraction(missing[c].mean()) if n else None) for c in C.CANONICAL_COLUMNS},
         "modes": modes,
@@ -90,7 +91,7 @@ def format_describe(d: dict) -> str:
         lines.append(f"file: {d['source']}")
     lines.append(
         f"records: {d['records']:,}   tasks: {d['tasks']:,}   models: {d['models']:,}   "
-        f"refs: {d['refs']:,}   domains: {d['domains']:,}"
+        f"refs: {d['refs']:,}   datasets: {d['datasets']:,}   domains: {d['domains']:,}"
     )
     if d["relevance_metrics"]:
         lines.append("task relevance metric: " + ", ".join(f"{k} {v}" for k, v in d["relevance_metrics"].items()))

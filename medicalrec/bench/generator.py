@@ -147,7 +147,9 @@ DEFAULT_CHUNK_SIZE = 50_000
 DEFAULT_OUT = "medicalrec_synthetic_bench.csv"
 SYNTHETIC_PREFIX = "SYNTHETIC-"
 
-OUTPUT_COLUMNS = C.CANONICAL_COLUMNS + (C.ORIGIN,)
+# No ``dataset`` column: every generated task is its own image collection, so the task protocol
+# groups generated data by task.
+OUTPUT_COLUMNS = tuple(c for c in C.CANONICAL_COLUMNS if c != C.DATASET) + (C.ORIGIN,)
 _TEXT_OUT = (C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.MODEL, C.ORIGIN)
 
 # Documented missingness (see the module docstring); tests compare the output with these.

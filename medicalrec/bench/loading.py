@@ -20,6 +20,7 @@ Choices the spec leaves open:
 from __future__ import annotations
 
 import codecs
+import gzip
 import math
 import re
 from collections import Counter
@@ -37,6 +38,9 @@ from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, 
 DEFAULT_MAX_PROBLEMS = 100
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+# Text formats may also come gzip-compressed (``corpus.csv.gz``), as the shipped corpus does.
+GZIP_SUFFIX = ".gz"
+GZIP_FORMATS = ("csv", "tsv")
 
 # Notes from reading (encoding, sheet) travel with the raw frame in ``DataFrame.attrs[NOTES_ATTR]``;
 # with ``chunksize`` only the first chunk carries them.
@@ -87,12 +91,12 @@ def read_table(path: str | Path, chunksize: int | None = None) -> pd.DataFrame |
     reports file row numbers. A header-only file gives one empty frame.
     """
     path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
+    kind = file_format(path)
     if kind is None:
         hint = "; save it as .xlsx" if path.suffix.lower() == ".xls" else ""
         raise DataFileError(
             f"{path}: unknown file type {path.suffix or '(no extension)'!r}; "
-            f"use one of {', '.join(FORMATS)}{hint}"
+            f"use one of {', '.join(FORMATS)} (.csv and .tsv may be gzip-compressed: .csv.gz){hint}"
         )
     if not path.exists():
         raise DataFileError(f"{path}: no such file")
@@ -112,6 +116,22 @@ def read_table(path: str | Path, chunksize: int | None = None) -> pd.DataFrame |
     frame = pd.concat(frames)
     frame.attrs[NOTES_ATTR] = list(frames[0].attrs.get(NOTES_ATTR, []))
     return frame
+
+
+def file_format(path: str | Path) -> str | None:
+    """``csv``, ``tsv``, ``parquet`` or ``xlsx`` from the extension (``.csv.gz``/``.tsv.gz`` too);
+    None for anything else."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == GZIP_SUFFIX:
+        inner = FORMATS.get(Path(path.stem).suffix.lower())
+        return inner if inner in GZIP_FORMATS else None
+    return FORMATS.get(suffix)
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when it is gzip (``.gz``)."""
+    return gzip.open(path, "rb") if path.suffix.lower() == GZIP_SUFFIX else path.open("rb")
 
 
 def _raw_frame(header: list[str], rows: list[list[object]] | np.ndarray, start: int, notes: list[str] | None) -> pd.DataFrame:
@@ -144,7 +164,7 @@ def _detect_encoding(path: Path) -> tuple[str, list[str]]:
 
     Decodes the whole file block by block, so memory stays flat for large files.
     """
-    with path.open("rb") as handle:
+    with _open_bytes(path) as handle:
         start = handle.read(4)
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", []
@@ -162,7 +182,7 @@ def _detect_encoding(path: Path) -> tuple[str, list[str]]:
 def _first_undecodable(path: Path, encoding: str) -> int | None:
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
-    with path.open("rb") as handle:
+    with _open_bytes(path) as handle:
         while True:
             block = handle.read(_DECODE_BLOCK)
             try:
@@ -178,7 +198,7 @@ def _separator(path: Path, encoding: str, kind: str) -> tuple[str, list[str]]:
     """Tab for .tsv; for .csv a comma, unless the header has semicolons (or tabs) and no commas."""
     if kind == "tsv":
         return "\t", []
-    with path.open("r", encoding=encoding, newline="") as handle:
+    with codecs.getreader(encoding)(_open_bytes(path)) as handle:
         first = handle.readline()
     if "," not in first:
         for sep, name in ((";", "semicolons"), ("\t", "tabs")):
@@ -189,7 +209,7 @@ def _separator(path: Path, encoding: str, kind: str) -> tuple[str, list[str]]:
 
 def _read_csv(path: Path, chunksize: int | None) -> Iterator[pd.DataFrame]:
     encoding, notes = _detect_encoding(path)
-    sep, sep_notes = _separator(path, encoding, "tsv" if path.suffix.lower() == ".tsv" else "csv")
+    sep, sep_notes = _separator(path, encoding, file_format(path))
     notes = notes + sep_notes
     options = dict(
         sep=sep, header=None, dtype=str, na_filter=False, keep_default_na=False,

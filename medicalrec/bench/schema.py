@@ -36,6 +36,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     C.AUC: ("auc", "AUC", "ROC AUC", "AUROC"),
     C.BALANCED_ACCURACY: ("balanced_accuracy", "Balanced accuracy", "BAcc"),
     C.MODEL: ("model", "Model", "Classifier"),
+    C.DATASET: ("dataset", "Dataset", "Image dataset", "Image collection"),
 }
 
 _SEPARATORS = re.compile(r"[\s_\-]+")

@@ -1,7 +1,10 @@
 """Seeded, grouped splits: no group (``ref`` or task) is ever on both sides.
 
 * record protocol: folds grouped by ``ref`` (no article on both sides),
-* task protocol: folds grouped by task (leave-task-out when ``n_splits`` equals the number of tasks).
+* task protocol: folds grouped by ``dataset`` (no image collection on both sides: a user's task is
+  a dataset the model has never seen); a record without a dataset is its task's own group, and a
+  file without the column is grouped by task (leave-task-out when ``n_splits`` equals the number of
+  groups).
 """
 
 from __future__ import annotations
@@ -46,12 +49,26 @@ def grouped_folds(groups: pd.Series | np.ndarray, n_splits: int, seed: int) -> I
 
 
 def split_groups(records: pd.DataFrame, protocol: str) -> pd.Series:
-    """The grouping column of a protocol: ``ref`` for record, ``task_id`` for task."""
+    """The group of every record under a protocol: ``ref`` for record; for task the ``dataset``
+    (``"dataset: <name>"``) where the record names one, else its ``task_id`` (``"task: <id>"``)."""
     if protocol == C.PROTOCOL_RECORD:
         return records[C.REF].astype(str)
     if protocol == C.PROTOCOL_TASK:
-        return with_task_ids(records)[C.TASK_ID]
+        task = "task: " + with_task_ids(records)[C.TASK_ID].astype(str)
+        if C.DATASET not in records:
+            return task
+        dataset = records[C.DATASET]
+        named = dataset.notna() & (dataset.astype(str).str.strip() != "")
+        return ("dataset: " + dataset.astype(str).str.strip()).where(named, task)
     raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
+
+
+def cv_grouping(records: pd.DataFrame, protocol: str) -> str:
+    """What the folds of ``split_groups`` hold out whole: ``ref``, ``dataset`` or ``task``."""
+    if protocol == C.PROTOCOL_RECORD:
+        return C.REF
+    has_dataset = C.DATASET in records and records[C.DATASET].notna().any()
+    return C.DATASET if has_dataset else C.TASK
 
 
 def protocol_folds(records: pd.DataFrame, protocol: str, n_splits: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

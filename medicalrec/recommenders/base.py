@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +53,14 @@ class TrainingSet:
     task_of_record: np.ndarray
     task_targets: np.ndarray
     task_frame: pd.DataFrame
+    _encoders: dict[str, FeatureEncoder] = field(default_factory=dict, repr=False)
+
+    def encoder(self, mode: Mode) -> FeatureEncoder:
+        """The feature encoder of ``mode`` fitted on these records, built once and shared by every
+        recommender that trains on this set (a sweep fits 13 recommenders on one fold)."""
+        if mode.name not in self._encoders:
+            self._encoders[mode.name] = FeatureEncoder.fit(self.records, mode)
+        return self._encoders[mode.name]
 
     @classmethod
     def build(cls, records: pd.DataFrame, temperature: float = DEFAULT_LISTWISE_TEMPERATURE) -> TrainingSet:
@@ -116,11 +124,13 @@ class Recommender(ABC):
         return {}
 
     # --- training -------------------------------------------------------------------------------
-    def fit(self, records: pd.DataFrame, mode: str | Mode) -> Recommender:
+    def fit(self, records: pd.DataFrame | TrainingSet, mode: str | Mode) -> Recommender:
+        """Learn from bench records, or from a ``TrainingSet`` already built from them (a sweep
+        builds one per fold and shares it, with its encoders, across recommenders and modes)."""
         self.mode = get_mode(mode)
-        data = TrainingSet.build(records)
+        data = records if isinstance(records, TrainingSet) else TrainingSet.build(records)
         self.models_ = data.models
-        self.encoder = FeatureEncoder.fit(data.records, self.mode)
+        self.encoder = data.encoder(self.mode)
         self._fit(data)
         return self
 

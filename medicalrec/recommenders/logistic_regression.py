@@ -11,7 +11,9 @@ from medicalrec.recommenders.sklearn_utils import ClassifierConfig, ClassifierRe
 class LogisticRegressionConfig(ClassifierConfig):
     # Inverse L2 strength; 1.0 is scikit-learn's default and is stable with ~100 one-hot columns.
     C: float = 1.0
-    max_iter: int = 2000
+    # L-BFGS iterations. Leave-dataset-out on the public corpus, 50 ranked as well as running to
+    # convergence at about half the time; stopping early is the point, so it is not warned about.
+    max_iter: int = 50
 
 
 class LogisticRegression(ClassifierRecommender):

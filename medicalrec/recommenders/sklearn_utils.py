@@ -110,7 +110,15 @@ class ClassifierRecommender(Recommender):
         self.constant_model_ = None
 
     def _fit_estimator(self, estimator, X: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
-        estimator.fit(X, y, sample_weight=weights)
+        """A fixed iteration budget is the point (fast, reproducible), so not converging within it
+        is expected and not worth a warning on every fit."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X, y, sample_weight=weights)
 
     def score(self, tasks: pd.DataFrame) -> np.ndarray:
         """Predicted probability of each model; a model the classifier never saw as a class gets 0."""
