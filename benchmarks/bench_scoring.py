@@ -7,7 +7,7 @@
 2. Where the time goes: each stage of the pipeline timed alone on one 100k-row input.
 3. Pure model throughput on the same token batches: ONNX Runtime vs the same network in torch eager
    (``MedicalRecTransformer.score_tokens``), no de-duplication.
-4. Import cost: ``import medicalrec.scoring`` and ``medicalrec --help`` wall time.
+4. Import cost: ``import medicalrec.serving.batch`` and ``medicalrec --help`` wall time.
 
 Targets: 1M tasks -> top-10 CSV in under 60 s; peak memory under 1 GiB and flat in input size;
 ONNX Runtime >= 2x torch eager; ``medicalrec --help`` under 0.5 s.
@@ -42,7 +42,7 @@ IMAGE_SIZES = np.array([28, 64, 128, 224, 256, 299, 384, 512, 1024])
 END_TO_END = """
 import json, sys, time
 started = time.perf_counter()
-from medicalrec.scoring import score_file
+from medicalrec.serving.batch import score_file
 summary = score_file(sys.argv[1], sys.argv[2], sys.argv[3], top_k=10, chunk_size=int(sys.argv[4]))
 status = open("/proc/self/status").read()
 peak = int(status.split("VmHWM:")[1].split()[0])
@@ -53,11 +53,11 @@ print(json.dumps({"score_seconds": summary.seconds, "process_seconds": time.perf
 
 def build_bundle(directory: Path, mode: str) -> tuple[object, Path]:
     """The transformer fitted on the whole public bench (few epochs: speed does not depend on them)."""
-    from medicalrec.export import export_bundle
+    from medicalrec.mlops.export import export_bundle
     from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
 
     records = pd.read_csv(REAL_BENCH)
-    transformer = MedicalRecTransformer(seed=0, max_epochs=10, refit_full=False).fit(records, mode)
+    transformer = MedicalRecTransformer(seed=0, max_epochs=10, inner_folds=0).fit(records, mode)
     export_bundle(transformer, directory, records, records.head(100))
     return transformer, directory
 
@@ -116,8 +116,8 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
     import pyarrow.csv as pa_csv
 
     from medicalrec.bench.loading import normalize, read_table
-    from medicalrec.bundle import read_bundle
-    from medicalrec.scoring import Scorer, _output_schema, top_k_indices, unique_rows
+    from medicalrec.serving.bundle import read_bundle
+    from medicalrec.serving.scorer import Scorer, output_schema, top_k_indices, unique_rows
 
     scorer = Scorer(read_bundle(bundle_dir), device="cpu")
     timings: dict[str, float] = {}
@@ -136,7 +136,7 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
     n_rows = sum(len(f) for f in frames)
     sink = tempfile.NamedTemporaryFile(suffix=".csv", delete=False)
     sink.close()
-    writer = pa_csv.CSVWriter(sink.name, _output_schema(dictionary=True),
+    writer = pa_csv.CSVWriter(sink.name, output_schema(dictionary=True),
                               write_options=pa_csv.WriteOptions(quoting_header="none"))
     categorical = [c for c in scorer.encoder.features if c in scorer.encoder.vocabularies]
     for frame in frames:
@@ -167,8 +167,8 @@ def model_throughput(transformer, bundle_dir: Path, source: Path, n_rows: int) -
     import torch
 
     from medicalrec.bench.loading import normalize, read_table
-    from medicalrec.bundle import INPUT_NAME, read_bundle
-    from medicalrec.scoring import _available_cpus
+    from medicalrec.serving.bundle import INPUT_NAME, read_bundle
+    from medicalrec.serving.scorer import _available_cpus
 
     raw = next(iter(read_table(source, chunksize=n_rows + 1)))
     tokens = transformer.encoder.tokens(normalize(raw, str(source), required=()).frame)
@@ -196,7 +196,7 @@ def import_times() -> list[tuple[str, float]]:
     def wall(args: list[str]) -> float:
         return _best_of(lambda: subprocess.run(args, capture_output=True, check=True), repeat=3)
 
-    rows = [("python -c 'import medicalrec.scoring'", wall([sys.executable, "-c", "import medicalrec.scoring"]))]
+    rows = [("python -c 'import medicalrec.serving.batch'", wall([sys.executable, "-c", "import medicalrec.serving.batch"]))]
     cli = shutil.which("medicalrec")
     if cli:
         rows.append(("medicalrec --help", wall([cli, "--help"])))

@@ -36,7 +36,7 @@ from bench_scoring import build_bundle, make_input  # noqa: E402 - the sibling b
 LOCAL_RUN = """
 import json, sys, time
 started = time.perf_counter()
-from medicalrec.scoring import score_file
+from medicalrec.serving.batch import score_file
 summary = score_file(sys.argv[1], sys.argv[2], sys.argv[3], top_k=10)
 print(json.dumps({"score_seconds": summary.seconds, "process_seconds": time.perf_counter() - started,
                   "output_rows": summary.output_rows}))
@@ -47,7 +47,7 @@ import json, sys, time, warnings
 started = time.perf_counter()
 warnings.simplefilter("ignore", FutureWarning)
 from pyspark.sql import SparkSession
-from medicalrec.spark_scoring import SparkScoringStats, score_spark, spark_session
+from medicalrec.serving.spark import SparkScoringStats, score_spark, spark_session
 (SparkSession.builder.master(sys.argv[4]).config("spark.ui.enabled", "false")
  .config("spark.ui.showConsoleProgress", "false").config("spark.log.level", "ERROR")
  .config("spark.driver.memory", "2g").getOrCreate())

@@ -1,19 +1,8 @@
-"""MLproject entry point ``evaluate``: the ``train`` sweep (one parent run, one child run per mode and
-recommender, comparison table and plots) without refit, export or registration."""
+"""MLproject entry point ``evaluate``: ``medicalrec train --no-register``, the training sweep logged to
+MLflow (parent and child runs, comparison table, plots) without refit, export or registration. (The
+CLI's ``medicalrec evaluate`` is the same comparison written to a local folder instead of MLflow.)"""
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's medicalrec, installed or not
-
-from train import main as train_main  # noqa: E402  (entrypoints/ is on sys.path as the script's folder)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return train_main([*(sys.argv[1:] if argv is None else argv), "--no-register"])
-
+from _cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run("train", extra=("--no-register",))

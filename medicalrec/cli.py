@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from medicalrec import __version__
+from medicalrec import constants as C
 from medicalrec.bench.defaults import DATA_HELP, DEFAULT_DATA
 from medicalrec.errors import MedicalRecError, ValidationError
 
@@ -204,7 +205,8 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
         return
     if master is not None:
         raise click.UsageError("--master needs --engine spark")
-    from medicalrec.scoring import format_summary, log_scoring_run, score_file
+    from medicalrec.serving.batch import format_summary, score_file
+    from medicalrec.mlops.tracking import log_scoring_run
 
     input_path, output_path = Path(input_path), Path(output_path)
     for hint, path in (("--input", input_path), ("--output", output_path)):
@@ -216,10 +218,10 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
     if not quiet and stderr.isatty():
         with click.progressbar(length=None, label="scoring", show_pos=True, file=stderr) as bar:
             summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
-                                 chunk_size=chunk_size, quiet=quiet, progress=lambda done: bar.update(done - bar.pos))
+                                 chunk_size=chunk_size, progress=lambda done: bar.update(done - bar.pos))
     else:
         summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
-                             chunk_size=chunk_size, quiet=quiet)
+                             chunk_size=chunk_size)
     if log_mlflow:
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
@@ -231,7 +233,7 @@ def _score_on_spark(model: str, input_path: str, output_path: str, master: str |
     """``score --engine spark``: one Spark job; the summary counts come from the executors."""
     import time
 
-    from medicalrec.spark_scoring import SparkScoringStats, score_spark, spark_session
+    from medicalrec.serving.spark import SparkScoringStats, score_spark, spark_session
 
     if on_error != "fail":
         raise click.UsageError("--engine spark supports --on-error fail only (bad rows stop the job)")
@@ -254,52 +256,118 @@ def _score_on_spark(model: str, input_path: str, output_path: str, master: str |
 
 
 def _configure_tracking() -> str:
-    from medicalrec.tracking import configure_tracking
+    from medicalrec.mlops.tracking import configure_tracking
 
     return configure_tracking()
 
 
+class _Folds(click.ParamType):
+    """Grouped folds: a whole number >= 2, or ``loo`` for leave-one-group-out."""
+
+    name = "N|loo"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        if text == "loo":
+            return "loo"
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number >= 2 or 'loo'", param, ctx)
+        if number < 2:
+            self.fail(f"{value!r}: folds must be at least 2 (or 'loo' for leave-one-group-out)", param, ctx)
+        return number
+
+
+def _sweep_options(command):
+    """The options ``train`` and ``evaluate`` share: what is cross-validated, and how."""
+    options = [
+        click.option("--data", default=DEFAULT_DATA, show_default=True, help=DATA_HELP),
+        click.option("--protocol", type=click.Choice(list(C.PROTOCOLS)), default=C.PROTOCOL_TASK, show_default=True,
+                     help="record: predict each held-out record's model (folds grouped by ref); task: rank the "
+                          "models of held-out tasks by their reported performance (folds grouped by dataset "
+                          "where the file has that column, else by task)."),
+        click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".'),
+        click.option("--recommenders", "--models", "recommenders", default="all", show_default=True,
+                     help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).'),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Seed of the folds and of every recommender."),
+        click.option("--folds", type=_Folds(), default="5", show_default=True,
+                     help='Grouped folds (>= 2), or "loo" for leave-one-group-out (one fit per group: slow).'),
+        click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Processes that fit folds in parallel [default: one per CPU core]; results do not "
+                          "depend on it."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _progress(label: str, stack):
+    """``progress(text, done, total)``: a bar on a terminal, else one line per step (for logs)."""
+    import time
+
+    started = time.perf_counter()
+    bar = None
+
+    def progress(text: str, done: int, total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            click.echo(f"[{done}/{total}] {time.perf_counter() - started:7.1f} s  {text}", err=True)
+            return
+        if bar is None:
+            bar = stack.enter_context(click.progressbar(length=total, label=label, show_pos=True,
+                                                        item_show_func=lambda item: item, file=sys.stderr))
+        bar.update(done - bar.pos, text)
+
+    return progress
+
+
 @main.command()
-@click.option("--data", default=DEFAULT_DATA, show_default=True, help=DATA_HELP)
-@click.option("--protocol", type=click.Choice(["task", "record"]), default="task", show_default=True)
-@click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
-@click.option("--recommenders", default="all", show_default=True, help='Comma list of recommender names, or "all".')
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--metric", default="NDCG@5", show_default=True, help="Selection metric; one the protocol reports.")
-@click.option("--folds", type=int, default=5, show_default=True, help="Grouped folds; 0 = leave-one-group-out.")
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that fit folds in parallel [default: one per CPU core]; results do not depend on it.")
+@_sweep_options
+@click.option("--metric", default=C.DEFAULT_METRIC, show_default=True, help="Selection metric; one the protocol reports.")
 @click.option("--model-name", default="medicalrec", show_default=True, help="Registered model name.")
-def train(data, protocol, modes, recommenders, seed, metric, folds, repeats, workers, model_name):
-    """Cross-validate every mode x recommender under MLflow, export the best transformer to ONNX
-    and register it (same parameters as `mlflow run . -e train`)."""
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Refit, export and register the best transformer; --no-register: compare only (what "
+                   "`mlflow run . -e evaluate` runs).")
+@click.option("--experiment", default="medicalrec", show_default=True,
+              help="MLflow experiment of the parent run (under `mlflow run`: the launcher's run and experiment).")
+@click.option("--transformer-params", default="{}", show_default=True,
+              help='JSON overrides of the transformer\'s parameters, e.g. \'{"max_epochs": 10}\'.')
+def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, metric, model_name, register,
+          experiment, transformer_params):
+    """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),
+    export the best transformer to ONNX and register it. Same parameters as `mlflow run . -e train`;
+    with --no-register, `mlflow run . -e evaluate`."""
+    import json
     from contextlib import ExitStack
 
-    from medicalrec.tracking import tracking_uri
-    from medicalrec.training import TrainConfig, run_training
+    from medicalrec.errors import ConfigError
+    from medicalrec.mlops.tracking import tracking_uri
+    from medicalrec.mlops.training import TrainConfig, run_training
 
+    try:
+        overrides = json.loads(transformer_params)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--transformer-params is not JSON: {error}") from None
     _configure_tracking()
     config = TrainConfig(data=data, protocol=protocol, modes=modes, recommenders=recommenders, seed=seed,
-                         metric=metric, folds=folds, repeats=repeats, model_name=model_name)
+                         metric=metric, folds=folds, repeats=repeats, model_name=model_name, register=register,
+                         experiment=experiment, transformer_params=overrides)
     if workers is not None:
         config.workers = workers
     with ExitStack() as stack:
-        bar = None
-
-        def progress(label: str, done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = stack.enter_context(click.progressbar(length=total, label="training", show_pos=True,
-                                                            item_show_func=lambda item: item, file=sys.stderr))
-            bar.update(done - bar.pos, label)
-
-        result = run_training(config, progress=progress)
-    click.echo(f"runs: parent {result.parent_run_id} + {len(result.child_run_ids)} child runs in {tracking_uri()}")
+        result = run_training(config, progress=_progress("training", stack))
+    click.echo(f"runs: parent {result.parent_run_id} + {len(result.child_run_ids)} child runs in {tracking_uri()}, "
+               f"{result.seconds:.0f} s")
     if result.model_version:
         click.echo(f"best transformer: mode {result.best_mode}, {metric} {result.best_value:.4f} (cross-validated); "
-                   f"registered {model_name} version {result.model_version}; next: medicalrec promote")
+                   f"registered {model_name} version {result.model_version} (ONNX parity "
+                   f"{result.parity_max_abs_diff:.2g}); next: medicalrec promote")
+    elif not register:
+        click.echo("compared only (--no-register): nothing registered")
     else:
         click.echo("no transformer among the recommenders: compared only, nothing registered")
 
@@ -309,15 +377,15 @@ def train(data, protocol, modes, recommenders, seed, metric, folds, repeats, wor
 @click.option("--force", is_flag=True, help="Promote without the quality gate (recorded as forced).")
 @click.option("--rollback", "do_rollback", is_flag=True, help="Swap 'production' and 'previous' instead.")
 @click.option("--model-name", default="medicalrec", show_default=True)
-@click.option("--metric", default="NDCG@5", show_default=True, help="Metric the gate compares.")
+@click.option("--metric", default=C.DEFAULT_METRIC, show_default=True, help="Metric the gate compares.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Validation file to score both versions on when their CV metrics are not comparable.")
 def promote(version, force, do_rollback, model_name, metric, data):
     """Move the 'production' alias to a version if it beats production on the same data.
 
     Exit code 0 when production moved (or already held the version), 1 when refused."""
-    from medicalrec.registry import REFUSED, rollback
-    from medicalrec.registry import promote as promote_version
+    from medicalrec.mlops.registry import REFUSED, rollback
+    from medicalrec.mlops.registry import promote as promote_version
 
     _configure_tracking()
     if do_rollback:
@@ -332,27 +400,13 @@ def promote(version, force, do_rollback, model_name, metric, data):
 
 
 @main.command()
-@click.option("--data", default=DEFAULT_DATA, show_default=True, help=DATA_HELP)
-@click.option("--protocol", type=click.Choice(["record", "task"]), default="task", show_default=True,
-              help="record: predict each held-out record's model (folds grouped by ref); task: rank the "
-                   "models of held-out tasks by their reported performance (folds grouped by dataset "
-                   "where the file has that column, else by task).")
-@click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".')
-@click.option("--models", "recommenders", default="all", show_default=True,
-              help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).')
-@click.option("--folds", default="5", show_default=True,
-              help='Grouped folds, or "loo" for leave-one-group-out (one fit per task or ref: slow).')
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes that fit folds in parallel [default: one per CPU core]; results do not depend on it.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the folds and of every recommender.")
+@_sweep_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
               show_default=True, help="Folder for results.csv, per_task.csv, timings.csv, summary.csv, "
                                       "summary.md and the PNG plots.")
-def evaluate(data, protocol, modes, recommenders, folds, repeats, workers, seed, out):
-    """Cross-validate recommenders on a bench file and write a comparison table and plots.
+def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers, out):
+    """Cross-validate recommenders on a bench file and write a comparison table and plots to a local
+    folder (no MLflow; `medicalrec train --no-register` is the same comparison logged to MLflow).
 
     \b
     Each (mode, recommender) is paired with best_mean_relevance on the same held-out tasks: the
@@ -362,20 +416,13 @@ def evaluate(data, protocol, modes, recommenders, folds, repeats, workers, seed,
     Example (the README's numbers):
       medicalrec evaluate --protocol task --folds 5 --repeats 3 --out reports/task
     """
+    from contextlib import ExitStack
+
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
-    from medicalrec.evaluation import evaluate as run_evaluation
-    from medicalrec.evaluation import (
-        default_workers,
-        describe_scheme,
-        metric_names,
-        n_steps,
-        resolve_n_splits,
-        summarize,
-        timing_breakdown,
-        to_markdown,
-        write_report,
-    )
+    from medicalrec.evaluation.crossval import default_workers, metric_names, n_steps, resolve_n_splits
+    from medicalrec.evaluation.crossval import evaluate as run_evaluation
+    from medicalrec.evaluation.report import describe_scheme, summarize, timing_breakdown, to_markdown, write_report
     from medicalrec.recommenders import parse_recommenders
 
     mode_list, names = parse_modes(modes), parse_recommenders(recommenders)
@@ -386,10 +433,10 @@ def evaluate(data, protocol, modes, recommenders, folds, repeats, workers, seed,
     records = bench.frame
     n_splits = resolve_n_splits(records, protocol, folds)
     total = n_steps(records, protocol, mode_list, names, n_splits, repeats)
-    with click.progressbar(length=total, label="evaluating", show_pos=True, file=sys.stderr,
-                           item_show_func=lambda item: item) as bar:
+    with ExitStack() as stack:
+        progress, done = _progress("evaluating", stack), iter(range(1, total + 1))
         evaluation = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
-                                    progress=lambda label: bar.update(1, label), repeats=repeats,
+                                    progress=lambda label: progress(label, next(done), total), repeats=repeats,
                                     workers=workers or default_workers())
     paths = write_report(evaluation, out, data_label=path.name)
     click.echo(describe_scheme(evaluation, path.name))
@@ -397,6 +444,6 @@ def evaluate(data, protocol, modes, recommenders, folds, repeats, workers, seed,
     timings = timing_breakdown(evaluation)
     click.echo(f"{evaluation.seconds:.1f} s wall with {evaluation.workers} worker(s); fit + score seconds per "
                "recommender: " + ", ".join(f"{r} {f + s:.1f}" for r, f, s in
-                                           timings[["recommender", "fit_seconds", "score_seconds"]].itertuples(index=False)),
+                                           timings[[C.RECOMMENDER, "fit_seconds", "score_seconds"]].itertuples(index=False)),
                err=True)
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

@@ -77,3 +77,28 @@ TASK_KS = (1, 3, 5)
 # Scoring output.
 RANK = "rank"
 SCORE = "score"
+
+# Default metric: what ``train`` selects the shipped mode by and ``promote`` compares.
+DEFAULT_METRIC = "NDCG@5"
+
+# Scoring output: one row per task and ranked model (batch files, Spark, the pyfunc model).
+SUPPORT = "support"  # training records of the model on the nearest training tasks
+NEAREST_TASKS = "nearest_tasks"  # "ref / task | ..." of the nearest training tasks
+DISTANCE = "distance"  # to the nearest training task
+CONFIDENCE = "confidence"  # low | ok | high
+OUTPUT_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+# Rejected input rows of ``score --on-error skip``.
+REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")
+
+# Evaluation results (``evaluation.crossval`` and ``evaluation.report``).
+PROTOCOL = "protocol"
+MODE = "mode"
+RECOMMENDER = "recommender"
+REPEAT = "repeat"
+FOLD = "fold"
+METRIC = "metric"
+VALUE = "value"
+KEY_COLUMNS = (PROTOCOL, MODE, RECOMMENDER, REPEAT, FOLD)
+RESULT_COLUMNS = (*KEY_COLUMNS, METRIC, VALUE, "n_queries", "fit_seconds")
+SUMMARY_COLUMNS = (PROTOCOL, MODE, RECOMMENDER, METRIC, "mean", "std", "n", "n_tasks", "p_value", "fit_seconds")
+TIMING_COLUMNS = (*KEY_COLUMNS, "fit_seconds", "score_seconds")

@@ -36,12 +36,12 @@ def _restore_mlflow_globals():
 def scoring_bundle(tmp_path_factory):
     """A transformer fitted on 300 real records (mode III) and its exported ONNX bundle:
     ``(transformer, bundle, records)``."""
-    from medicalrec.bundle import resolve_bundle
-    from medicalrec.export import export_bundle
+    from medicalrec.serving.bundle import resolve_bundle
+    from medicalrec.mlops.export import export_bundle
     from medicalrec.recommenders.medicalrec_transformer import MedicalRecTransformer
 
     records = pd.read_csv(REAL_BENCH).sample(300, random_state=0).reset_index(drop=True)
-    transformer = MedicalRecTransformer(seed=0, max_epochs=5, refit_full=False).fit(records, "III")
+    transformer = MedicalRecTransformer(seed=0, max_epochs=5, inner_folds=0).fit(records, "III")
     directory = tmp_path_factory.mktemp("bundle")
     export_bundle(transformer, directory, records, records.head(40))
     return transformer, resolve_bundle(directory), records

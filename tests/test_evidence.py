@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from medicalrec import constants as C
-from medicalrec import evidence as E
+from medicalrec.serving import evidence as E
 from medicalrec.bench.tasks import task_queries
-from medicalrec.evidence import EvidenceIndex, build_evidence
+from medicalrec.serving.evidence import EvidenceIndex, build_evidence
 from medicalrec.features import FeatureEncoder
 
 from conftest import REAL_BENCH  # noqa: E402
@@ -46,6 +46,13 @@ def _query(**values) -> pd.DataFrame:
 
 
 TASK_A = dict(domain="Skin", n_samples=100, width=64, height=64, n_classes=2)
+
+
+def _flat(per_task: dict) -> dict:
+    """``explain_tasks`` per (task, ranked model), row-major, as the output table repeats it."""
+    k = per_task[C.SUPPORT].shape[1]
+    return {C.SUPPORT: per_task[C.SUPPORT].reshape(-1),
+            **{name: np.repeat(per_task[name], k) for name in (C.NEAREST_TASKS, C.DISTANCE, C.CONFIDENCE)}}
 
 
 def _z(encoder: FeatureEncoder, column: str, value: float) -> float:
@@ -105,20 +112,20 @@ def test_explain_names_neighbours_counts_support_and_grades_confidence(small, mo
         _query(),  # nothing known
     ], ignore_index=True)
     ranked = np.array([[1, 0, 2], [1, 0, 2], [1, 0, 2]])  # M2, M1, M3 for every task
-    out = index.explain(frame, ranked)
-    assert set(out) == {E.SUPPORT, E.NEAREST_TASKS, E.DISTANCE, E.CONFIDENCE}
+    out = _flat(index.explain_tasks(frame, ranked))
+    assert set(out) == {C.SUPPORT, C.NEAREST_TASKS, C.DISTANCE, C.CONFIDENCE}
     assert all(len(v) == 9 for v in out.values())
     # Fewer than N_SUPPORT_TASKS tasks: every task counts. M2: 1 record on A + 2 on C; M1: A, B; M3: B, C.
-    assert out[E.SUPPORT][:3].tolist() == [3, 2, 2]
-    assert out[E.NEAREST_TASKS][0] == "R1 / a | R1 / b | R2 / c"
-    assert out[E.DISTANCE][0] == 0.0
-    assert out[E.CONFIDENCE][:3].tolist() == ["high"] * 3
-    assert out[E.CONFIDENCE][3] == "low"  # unseen category, even though the numbers match A exactly
-    assert out[E.CONFIDENCE][6] == "low" and np.isinf(out[E.DISTANCE][6])
-    assert out[E.NEAREST_TASKS][6] == "" and out[E.SUPPORT][6:].tolist() == [0, 0, 0]  # nothing is near
+    assert out[C.SUPPORT][:3].tolist() == [3, 2, 2]
+    assert out[C.NEAREST_TASKS][0] == "R1 / a | R1 / b | R2 / c"
+    assert out[C.DISTANCE][0] == 0.0
+    assert out[C.CONFIDENCE][:3].tolist() == ["high"] * 3
+    assert out[C.CONFIDENCE][3] == "low"  # unseen category, even though the numbers match A exactly
+    assert out[C.CONFIDENCE][6] == "low" and np.isinf(out[C.DISTANCE][6])
+    assert out[C.NEAREST_TASKS][6] == "" and out[C.SUPPORT][6:].tolist() == [0, 0, 0]  # nothing is near
     # Only the single nearest task (A) counts: M2 and M1 have one record there, M3 none.
     monkeypatch.setattr(E, "N_SUPPORT_TASKS", 1)
-    assert index.explain(frame.head(1), ranked[:1])[E.SUPPORT].tolist() == [1, 1, 0]
+    assert _flat(index.explain_tasks(frame.head(1), ranked[:1]))[C.SUPPORT].tolist() == [1, 1, 0]
 
 
 def test_ties_go_to_the_earlier_training_task(small):
@@ -130,15 +137,15 @@ def test_ties_go_to_the_earlier_training_task(small):
 
 def test_label_hook_sees_each_text(small):
     _, _, index = small
-    out = index.explain(_query(**TASK_A), np.array([[0]]), label=lambda text: "<" + text + ">")
-    assert out[E.NEAREST_TASKS][0] == "<R1 / a | R1 / b | R2 / c>"
+    out = _flat(index.explain_tasks(_query(**TASK_A), np.array([[0]]), label=lambda text: "<" + text + ">"))
+    assert out[C.NEAREST_TASKS][0] == "<R1 / a | R1 / b | R2 / c>"
 
 
 def test_evidence_models_map_onto_the_scorer_candidates(small):
     _, evidence, _ = small
     index = EvidenceIndex.from_json(evidence, models=["M0", "M1", "M3"])  # M2 unknown to this scorer
-    out = index.explain(_query(**TASK_A), np.array([[0, 1, 2]]))
-    assert out[E.SUPPORT].tolist() == [0, 2, 2]
+    out = _flat(index.explain_tasks(_query(**TASK_A), np.array([[0, 1, 2]])))
+    assert out[C.SUPPORT].tolist() == [0, 2, 2]
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +200,6 @@ def test_far_away_task_is_low_confidence(real):
     for column in (C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL, C.WIDTH, C.HEIGHT):
         task[column] = task[column] * 1000
     task[C.DOMAIN] = "Veterinary dentistry"
-    out = index.explain(task, np.array([[0]]))
-    assert out[E.CONFIDENCE][0] == "low"
-    assert out[E.DISTANCE][0] > index.low
+    out = _flat(index.explain_tasks(task, np.array([[0]])))
+    assert out[C.CONFIDENCE][0] == "low"
+    assert out[C.DISTANCE][0] > index.low

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from medicalrec import metrics as M
+from medicalrec.evaluation import metrics as M
 from medicalrec.recommenders.base import ranking
 
 LOG2_3 = math.log2(3)

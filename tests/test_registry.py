@@ -21,7 +21,7 @@ import pytest
 
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError
-from medicalrec.registry import (
+from medicalrec.mlops.registry import (
     BETTER, FIRST, FORCED, PREVIOUS, PRODUCTION, PROMOTIONS_EXPERIMENT, REFUSED, RESCORED, ROLLED_BACK, UNCHANGED,
     promote, rollback,
 )
@@ -38,7 +38,9 @@ def store(tmp_path_factory):
     """A tmp sqlite store holding one trained model (``trained`` version 1) and a reversed copy."""
     import mlflow
 
-    from medicalrec.training import TrainConfig, input_example, log_bundle_model, run_training
+    from medicalrec.mlops.training import TrainConfig, run_training
+
+    from medicalrec.mlops.model import input_example, log_bundle_model
 
     directory = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{directory / 'mlflow.db'}"
@@ -203,9 +205,9 @@ def test_metrics_from_another_cv_scheme_on_the_same_data_are_not_compared(regist
 def _expected_on_data(store, reverse: bool) -> float:
     """Mean NDCG@5 over the bundled tasks, from the refit transformer's torch scores (the reversed
     copy maps column j to the j-th model from the end)."""
-    from medicalrec import metrics as M
+    from medicalrec.evaluation import metrics as M
     from medicalrec.bench.tasks import task_queries, task_table
-    from medicalrec.evaluation import task_vectors
+    from medicalrec.evaluation.crossval import task_vectors
 
     transformer = store["result"].transformer
     records = store["records"]
@@ -287,10 +289,10 @@ def test_promote_script_prints_the_decision_and_exits_1_on_refusal(registry, sto
         f"data_hash {HASH_A[:12]})"
 
 
-# --- where runs and models live (medicalrec.tracking) -----------------------------------------------
+# --- where runs and models live (medicalrec.mlops.tracking) -----------------------------------------------
 
 def test_embedded_store_is_the_nearest_project_directory(tmp_path, monkeypatch):
-    from medicalrec import tracking
+    from medicalrec.mlops import tracking
 
     project = tmp_path / "checkout"
     (project / "a" / "b").mkdir(parents=True)
@@ -305,7 +307,7 @@ def test_embedded_store_is_the_nearest_project_directory(tmp_path, monkeypatch):
 
 
 def test_the_environment_variable_overrides_the_embedded_store(monkeypatch):
-    from medicalrec import tracking
+    from medicalrec.mlops import tracking
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     assert tracking.tracking_uri() == "http://mlflow.example:5000"

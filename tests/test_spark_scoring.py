@@ -14,8 +14,9 @@ import pytest
 from medicalrec import constants as C
 from medicalrec.bench.tasks import task_queries
 from medicalrec.errors import ConfigError, DataFileError, ModelError, SchemaError, ValidationError
-from medicalrec.scoring import OUTPUT_COLUMNS, score_file
-from medicalrec.spark_scoring import PYSPARK_MISSING, SparkScoringStats, TaskProblem, score_spark
+
+from medicalrec.serving.batch import score_file
+from medicalrec.serving.spark import PYSPARK_MISSING, SparkScoringStats, TaskProblem, score_spark
 
 from conftest import REAL_BENCH  # noqa: E402
 QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL,
@@ -33,6 +34,7 @@ appender.console.layout.pattern = %p %c{1}: %m%n
 """
 
 pytestmark = [
+    pytest.mark.slow,  # a JVM and Python workers: ~1 minute for the module
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),  # pyspark's own toPandas on pandas 3
 ]
@@ -49,6 +51,9 @@ def spark(tmp_path_factory):
     log4j.write_text(QUIET_LOG4J)
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
+        # Workers run this interpreter (with its medicalrec and onnxruntime), not whatever python3 is on PATH.
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
         patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to a loopback address" warning
         session = (SparkSession.builder.master("local[2]").appName("medicalrec-test")
                    .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}")
@@ -99,10 +104,10 @@ def test_parquet_gives_the_local_scorers_table_with_one_session_per_process(spar
 
     ours = _sorted(pd.read_parquet(tmp_path / "recs"))
     local = _sorted(pd.read_parquet(tmp_path / "local.parquet"))
-    assert list(ours.columns) == list(OUTPUT_COLUMNS)
+    assert list(ours.columns) == list(C.OUTPUT_COLUMNS)
     assert len(ours) == len(tasks) * 10
     pd.testing.assert_frame_equal(ours, local)  # row for row, values and types
-    assert result.count() == len(tasks) * 10 and result.columns == list(OUTPUT_COLUMNS)
+    assert result.count() == len(tasks) * 10 and result.columns == list(C.OUTPUT_COLUMNS)
     assert (tmp_path / "recs" / "_SUCCESS").is_file() and _leftovers(tmp_path) == []
 
     # 318 rows hashed by task id into 6 Spark tasks, 50-row Arrow batches: at least 7 batches (one

@@ -35,7 +35,7 @@ def _store(directory: Path) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from medicalrec.training import TrainConfig, run_training
+    from medicalrec.mlops.training import TrainConfig, run_training
 
     directory = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as patch:
@@ -45,6 +45,18 @@ def trained(tmp_path_factory):
         config = TrainConfig(data="decathlon", modes=MODES, recommenders=RECOMMENDERS, folds=2, transformer_params=TINY)
         result = run_training(config, progress=lambda label, done, total: steps.append((label, done, total)))
         yield result, directory, steps
+
+
+@pytest.fixture(scope="module")
+def production(trained):
+    """The first promotion of the trained model, made once for every test that needs a production
+    version (so the tests hold in any order)."""
+    from medicalrec.mlops.registry import promote
+
+    _, directory, _ = trained
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", _store(directory))
+        return promote("medicalrec")
 
 
 @pytest.fixture
@@ -145,9 +157,9 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
 
 def test_registered_bundle_reproduces_the_refit_transformer(trained, client):
     from medicalrec.bench.defaults import DECATHLON, shipped_data_path
-    from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
-    from medicalrec.export import onnx_session
-    from medicalrec.training import check_tasks_for
+    from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
+    from medicalrec.mlops.export import onnx_session
+    from medicalrec.mlops.export import check_tasks_for
 
     result, _, _ = trained
     bundle = resolve_bundle(f"models:/medicalrec/{result.model_version}")
@@ -162,17 +174,15 @@ def test_registered_bundle_reproduces_the_refit_transformer(trained, client):
     assert bundle.mode == result.best_mode
 
 
-def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(trained, client):
+def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(trained, production, client):
     import mlflow
 
     from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.tasks import task_queries
-    from medicalrec.registry import promote
-    from medicalrec.training import request_frame
+    from medicalrec.mlops.model import request_frame
 
     result, _, _ = trained
-    decision = promote("medicalrec")
-    assert decision.promoted and decision.outcome == "first"
+    assert production.promoted and production.outcome == "first"
     model = mlflow.pyfunc.load_model("models:/medicalrec@production")
     queries = task_queries(pd.read_csv(shipped_data_path(DECATHLON))).reset_index()
     request = request_frame(queries)  # every feature of every mode, ints and NaN as a user would send them
@@ -191,7 +201,7 @@ def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(tr
 def test_data_hash_ignores_row_order_and_format_but_not_values():
     from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.loading import load_bench
-    from medicalrec.training import data_hash
+    from medicalrec.mlops.training import data_hash
 
     records = load_bench(shipped_data_path(DECATHLON)).frame
     shuffled = records.sample(frac=1.0, random_state=3)[list(reversed(records.columns))]
@@ -213,7 +223,7 @@ def test_data_hash_ignores_row_order_and_format_but_not_values():
     ({"transformer_params": {"max_epoch": 3}}, r"medicalrec: unknown parameter\(s\) max_epoch"),
 ])
 def test_bad_parameters_fail_before_any_run(tmp_path, monkeypatch, change, message):
-    from medicalrec.training import TrainConfig, run_training
+    from medicalrec.mlops.training import TrainConfig, run_training
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _store(tmp_path))
     config = TrainConfig(**{"data": "decathlon", "modes": "I", "recommenders": "popularity,medicalrec", **change})
@@ -257,7 +267,7 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     assert version.tags["mode"] == parent.data.tags["selected_mode"]
 
 
-def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(trained, client, tmp_path):
+def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(trained, production, client, tmp_path):
     """The MLproject ``score`` entry point against models:/medicalrec@production: output file,
     exit code 0, and an MLflow run holding the model version, input hash and counts; a bad input
     exits 2 and leaves yesterday's output untouched."""
@@ -266,10 +276,7 @@ def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(train
 
     from medicalrec.bench.defaults import DECATHLON, shipped_data_path
     from medicalrec.bench.tasks import task_queries
-    from medicalrec.registry import promote
-
     _, directory, _ = trained
-    promote("medicalrec")  # first promotion, or already production: either way production exists
     tasks = tmp_path / "tasks.csv"
     task_queries(pd.read_csv(shipped_data_path(DECATHLON))).reset_index().to_csv(tasks, index=False)
     output = tmp_path / "recs.csv"
@@ -281,7 +288,8 @@ def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(train
     assert done.returncode == 0, done.stderr
     recommendations = pd.read_csv(output)
     assert len(recommendations) == 10 * 3 and recommendations["rank"].tolist()[:3] == [1, 2, 3]
-    run_id = done.stdout.strip().splitlines()[-1].split()[-1]
+    logged = [line for line in done.stderr.splitlines() if "logged to MLflow run" in line]
+    run_id = logged[-1].split()[-1]  # the summary (on stderr, as the CLI prints it) names the run
     run = client.get_run(run_id)
     assert run.data.metrics["rows_scored"] == 10
     assert run.data.params["model_version"] and len(run.data.params["input_hash"]) == 64

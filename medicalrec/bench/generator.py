@@ -126,7 +126,6 @@ Determinism and scale
 from __future__ import annotations
 
 import math
-import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -254,7 +253,6 @@ FAMILIES: tuple[_Family, ...] = (
             (_Modality("Histopathology (lymph node)", 1.0, True, histo=True, sizes=_SIZES_HISTO),),
             (("binary", 1.0, (2,)),), 60000, 0.6),
 )
-FIVE_MEDICALREC_FAMILIES = ("Skin cancer", "Tumour", "Wound", "Breast cancer", "MRI")
 
 
 # --------------------------------------------------------------------------------------------
@@ -810,9 +808,10 @@ def generate(n_records: int = DEFAULT_N_RECORDS, seed: int = DEFAULT_SEED, out: 
         raise ConfigError(f"output {path}: unknown extension {path.suffix!r}; use .csv or .parquet")
     if not path.parent.exists():
         raise ConfigError(f"output {path}: directory {path.parent} does not exist")
-    partial = path.with_name(path.name + ".part")
+    from medicalrec.serving.files import atomic_outputs  # the one atomic write (a leaf: constants, errors only)
+
     counter = _Counter(on_chunk)
-    try:
+    with atomic_outputs(path) as (partial,):
         if suffix == ".csv":
             with open(partial, "w", encoding="utf-8", newline="") as handle:
                 for frame in iter_records(n_records, seed, chunk_size):
@@ -827,10 +826,6 @@ def generate(n_records: int = DEFAULT_N_RECORDS, seed: int = DEFAULT_SEED, out: 
                 for frame in iter_records(n_records, seed, chunk_size):
                     writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
                     counter.add(frame)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
     return GenerationSummary(path, counter.records, counter.papers, counter.tasks, len(counter.models),
                              int(seed))
 

@@ -257,7 +257,7 @@ def _csv_chunks(path: Path, first: pd.DataFrame, pieces: Iterator[pd.DataFrame],
         yield _raw_frame(header, pending, start, None if yielded else notes)
 
 
-def _cell_text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
     """A typed cell (Parquet, XLSX) as the text a CSV would hold."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -296,7 +296,7 @@ def _parquet_chunks(path: Path, handle, header: list[str], chunksize: int | None
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
             rows = np.empty((batch.num_rows, len(header)), dtype=object)
             for j, column in enumerate(columns):
-                rows[:, j] = [_cell_text(v) for v in column]
+                rows[:, j] = [cell_text(v) for v in column]
             yield _raw_frame(header, rows, start, None)
             start += batch.num_rows
             yielded = True
@@ -322,7 +322,7 @@ def _read_xlsx(path: Path, chunksize: int | None) -> Iterator[pd.DataFrame]:
         notes.append(f"read the first sheet {sheet.title!r} of {len(book.worksheets)}")
     rows = sheet.iter_rows(values_only=True)
     first = next(rows, None)
-    header_cells = [_cell_text(v) for v in (first or ())]
+    header_cells = [cell_text(v) for v in (first or ())]
     while header_cells and header_cells[-1] is None:
         header_cells.pop()
     if not header_cells:
@@ -355,9 +355,9 @@ def _xlsx_chunks(book, rows, header: list[str], notes: list[str], chunksize: int
 
     try:
         for row in rows:
-            cells = [_cell_text(v) for v in row[:width]]
+            cells = [cell_text(v) for v in row[:width]]
             cells += [None] * (width - len(cells))
-            dropped += sum(1 for v in row[width:] if _cell_text(v) is not None)
+            dropped += sum(1 for v in row[width:] if cell_text(v) is not None)
             if all(v is None for v in cells):
                 blanks.append(cells)
                 continue

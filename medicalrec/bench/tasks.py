@@ -118,3 +118,14 @@ def task_table(records: pd.DataFrame) -> pd.DataFrame:
         .max()
         .reset_index()
     )
+
+
+def scale_within_task(relevance: np.ndarray) -> np.ndarray:
+    """One task's relevances min-max scaled: ``(r - min) / (max - min)``, so its best model has 1
+    and its worst 0; when every model ties, all get 1 (every order is ideal). The one within-task
+    scaling of the package (graded NDCG gains, recommenders' task gains and listwise targets)."""
+    relevance = np.asarray(relevance, dtype=float)
+    spread = relevance.max() - relevance.min()
+    if spread <= 0:
+        return np.ones_like(relevance)
+    return (relevance - relevance.min()) / spread

@@ -1,4 +1,4 @@
-"""Distributed batch scoring on Spark: the long ranked table of ``scoring.score_file``, computed by
+"""Distributed batch scoring on Spark: the long ranked table of ``batch.score_file``, computed by
 the executors.
 
 ``score_spark`` reads task descriptions (a Parquet or CSV path, a table name or a DataFrame) and maps
@@ -58,10 +58,11 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec import errors
-from medicalrec.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
 from medicalrec.errors import ConfigError, DataFileError, MedicalRecError, Problem, SchemaError, ValidationError
-from medicalrec.evidence import CONFIDENCE, DISTANCE, NEAREST_TASKS, SUPPORT
-from medicalrec.scoring import DEFAULT_TOP_K, DEVICES, OUTPUT_COLUMNS, Scorer
+from medicalrec.serving.batch import check_columns, check_task_ids
+from medicalrec.serving.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
+from medicalrec.serving.files import temp_name
+from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_device, check_top_k
 
 APP_NAME = "medicalrec-score"
 PYSPARK_MISSING = "Spark engine needs pyspark: pip install 'medicalrec[spark]'"
@@ -69,9 +70,9 @@ SPARK_INPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", "
 MAX_PROBLEMS = 100  # bad values reported from the failing batch (the loader's default cap)
 WORKER_ERROR_MARK = "medicalrec-worker-error "
 PARQUET_COMPRESSION = "zstd"
-SPARK_TYPES = {C.TASK_ID: "string", C.RANK: "int", C.MODEL: "string", C.SCORE: "double", SUPPORT: "int",
-               NEAREST_TASKS: "string", DISTANCE: "double", CONFIDENCE: "string"}
-OUTPUT_DDL = ", ".join(f"`{column}` {SPARK_TYPES[column]}" for column in OUTPUT_COLUMNS)
+SPARK_TYPES = {C.TASK_ID: "string", C.RANK: "int", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "int",
+               C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string"}
+OUTPUT_DDL = ", ".join(f"`{column}` {SPARK_TYPES[column]}" for column in C.OUTPUT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def score_spark(
     stats: SparkScoringStats | None = None,
 ):
     """Rank the classifiers for every task of ``spark_df_or_path`` on Spark; returns a Spark DataFrame
-    of the long ranked table (``scoring.OUTPUT_COLUMNS``; the rows ``score_file`` writes for the same
+    of the long ranked table (``constants.OUTPUT_COLUMNS``; the rows ``score_file`` writes for the same
     tasks, in no particular order).
 
     ``spark_df_or_path``: a Spark DataFrame; a path Spark can read (``.csv``/``.tsv``: UTF-8 with a
@@ -183,10 +184,8 @@ def score_spark(
     ``ValidationError`` for bad values (see the module docstring).
     """
     _require_pyspark()
-    if top_k is not None and (isinstance(top_k, bool) or int(top_k) < 1):
-        raise ConfigError(f"top_k must be a positive number of models or None (all), got {top_k!r}")
-    if device not in DEVICES:
-        raise ConfigError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    top_k = check_top_k(top_k)
+    check_device(device)
     if partitions is not None and (isinstance(partitions, bool) or int(partitions) < 1):
         raise ConfigError(f"partitions must be a positive number, got {partitions!r}")
     if spark is None:
@@ -203,7 +202,7 @@ def score_spark(
     shipped = sc.broadcast(files)
     job = _Job(
         bundle_key=_bundle_key(files), files=shipped, device=device,
-        threads=int(sc.getConf().get("spark.task.cpus", "1")), top_k=None if top_k is None else int(top_k),
+        threads=int(sc.getConf().get("spark.task.cpus", "1")), top_k=top_k,
         id_position=id_position, source=source, counters=stats._accumulator,
     )
     wanted = int(partitions) if partitions is not None else max(frame.rdd.getNumPartitions(), sc.defaultParallelism)
@@ -298,24 +297,14 @@ def _check_columns(headers: list[str], features: list[str], source: str) -> int:
     """Position of the ``task_id`` column, after the checks ``score_file`` makes on a file's header
     (the loader's own header checks included, run on an empty frame)."""
     from medicalrec.bench.loading import normalize
-    from medicalrec.bench.schema import canonical_column, header_key
 
     headers = [str(h) for h in headers]
     normalize(pd.DataFrame(columns=pd.Index(headers, dtype=object), dtype=object), source, required=())
-    known = {canonical_column(h) for h in headers if h.strip()}
-    if not known.intersection(features):
-        raise SchemaError(
-            f"{source}: none of the model's features ({', '.join(features)}) is a column of the input "
-            f"(columns: {', '.join(repr(h) for h in headers[:12])}); is this a task file?"
-        )
-    found = [i for i, h in enumerate(headers) if header_key(h) == header_key(C.TASK_ID)]
-    if len(found) > 1:
-        names = " and ".join(repr(headers[i]) for i in found)
-        raise SchemaError(f"{source}: columns {names} all mean {C.TASK_ID!r}; keep only one of them", column=C.TASK_ID)
-    if not found:
+    found = check_columns(headers, features, source)
+    if found is None:
         raise SchemaError(f"{source}: the Spark engine needs a {C.TASK_ID!r} column (a distributed read has no "
                           "stable row numbers to name the tasks by)", column=C.TASK_ID)
-    return found[0]
+    return found
 
 
 def _spread_by_task_id(frame, id_position: int, partitions: int):
@@ -406,7 +395,7 @@ def _arrow_output_schema():
     import pyarrow as pa
 
     types = {"string": pa.string(), "int": pa.int32(), "double": pa.float64()}
-    return pa.schema([(column, types[SPARK_TYPES[column]]) for column in OUTPUT_COLUMNS])
+    return pa.schema([(column, types[SPARK_TYPES[column]]) for column in C.OUTPUT_COLUMNS])
 
 
 def _raw_cells(batch) -> pd.DataFrame:
@@ -414,7 +403,7 @@ def _raw_cells(batch) -> pd.DataFrame:
     hold, or None. Each distinct value of a column is converted once."""
     import pyarrow as pa
 
-    from medicalrec.bench.loading import _cell_text
+    from medicalrec.bench.loading import cell_text
 
     n = batch.num_rows
     cells = np.empty((n, batch.num_columns), dtype=object)
@@ -423,10 +412,10 @@ def _raw_cells(batch) -> pd.DataFrame:
         try:
             encoded = column.dictionary_encode()
         except pa.ArrowException:  # types without a dictionary encoding (nested, null)
-            cells[:, j] = [_cell_text(v) for v in column.to_pylist()] if n else []
+            cells[:, j] = [cell_text(v) for v in column.to_pylist()] if n else []
             continue
         texts = np.empty(len(encoded.dictionary) + 1, dtype=object)
-        texts[:-1] = [_cell_text(v) for v in encoded.dictionary.to_pylist()]
+        texts[:-1] = [cell_text(v) for v in encoded.dictionary.to_pylist()]
         texts[-1] = None
         indices = encoded.indices.fill_null(len(texts) - 1).to_numpy(zero_copy_only=False)
         cells[:, j] = texts[indices]
@@ -443,20 +432,11 @@ def _validated(raw: pd.DataFrame, id_position: int, source: str,
     cells = raw.to_numpy(dtype=object)
     blank = pd.isna(cells).all(axis=1) if len(raw) else np.zeros(0, dtype=bool)
     result = normalize(raw, source, required=(), max_problems=MAX_PROBLEMS)
-    ids = pd.Series(cells[:, id_position], dtype=object).str.strip()
-    ids = ids.where(ids != "", None).to_numpy(dtype=object)
     header = str(raw.columns[id_position]).strip()
     found = [(p.row - 2, p) for p in result.problems]  # normalize counts rows from 2 (header = 1)
-    for i in np.flatnonzero(pd.isna(ids) & ~blank):
-        found.append((int(i), Problem(int(i) + 2, header, cells[i, id_position],
-                                      "a task id (the Spark engine names tasks by their task_id)")))
-    present = ~pd.isna(ids) & ~blank
-    repeated = np.zeros(len(raw), dtype=bool)
-    repeated[present] = pd.Series(ids[present], dtype=object).duplicated(keep="first").to_numpy()
-    repeated[present] |= np.fromiter((v in seen for v in ids[present]), dtype=bool, count=int(present.sum()))
-    for i in np.flatnonzero(repeated):
-        found.append((int(i), Problem(int(i) + 2, header, ids[i], "a task id not used by an earlier row (duplicate)")))
-    seen.update(ids[present])
+    ids, _, id_problems = check_task_ids(cells, id_position, header, blank, seen,
+                                         "a task id (the Spark engine names tasks by their task_id)")
+    found += id_problems
     if found:
         order = {h.strip(): j for j, h in reversed(list(enumerate(str(c) for c in raw.columns)))}
         found.sort(key=lambda item: (item[0], order.get(item[1].column, len(order))))
@@ -527,7 +507,7 @@ def _output_target(spark, output_path: str, input_source) -> _Target:
     parent = target.getParent()
     if parent is None or not fs.exists(parent):
         raise ConfigError(f"{output_path}: directory {parent} does not exist")
-    temporary = hadoop_path(parent, f".{target.getName()}.{uuid.uuid4().hex}.tmp")
+    temporary = hadoop_path(parent, temp_name(target.getName(), uuid.uuid4().hex))
     return _Target(fs, target, temporary, output_path)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from medicalrec import constants as C
+from medicalrec.bench.tasks import scale_within_task
 from medicalrec.recommenders.base import ranking
 
 HIT_RATE = "HitRate"
@@ -135,12 +136,9 @@ def best_hit_at_k(scores: np.ndarray, relevance: np.ndarray, ks: Iterable[int] =
 
 def graded_gain(relevance: np.ndarray) -> np.ndarray:
     """Relevance min-max scaled within the task: ``(r - min) / (max - min)``, so the best model has
-    gain 1 and the worst 0. All relevances equal: gain 1 for every model (every order is ideal)."""
-    relevance = np.asarray(relevance, dtype=float)
-    spread = relevance.max() - relevance.min()
-    if spread <= 0:
-        return np.ones_like(relevance)
-    return (relevance - relevance.min()) / spread
+    gain 1 and the worst 0. All relevances equal: gain 1 for every model (every order is ideal).
+    (``bench.tasks.scale_within_task``.)"""
+    return scale_within_task(relevance)
 
 
 def graded_ndcg_at_k(scores: np.ndarray, relevance: np.ndarray, ks: Iterable[int] = C.TASK_KS) -> dict[int, float]:

@@ -37,7 +37,6 @@ import os
 import subprocess
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -46,19 +45,14 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
-from medicalrec import metrics as M
+from medicalrec.evaluation import metrics as M
 from medicalrec.bench.defaults import DEFAULT_DATA
 from medicalrec.bench.splits import cv_grouping
 from medicalrec.errors import ConfigError
+from medicalrec.mlops.tracking import metric_key
 
 TRANSFORMER = "medicalrec"  # registry name of the MedicalRec transformer: the model that ships
-MODEL_ARTIFACT = "model"  # name of the logged MLflow model inside the parent run
-KEY_METRICS = ("NDCG@5", "HitRate@1", "Regret@1", "KendallTau", "MRR")  # tagged on the model version
-
-# Columns a scoring request may carry (all optional): the task description and the performance
-# fields of mode IV, plus a caller's row id.
-REQUEST_TEXT_COLUMNS = (C.TASK_ID, C.DOMAIN, C.MODALITY, C.TASK_TYPE)
-REQUEST_NUMBER_COLUMNS = C.COUNT_COLUMNS + C.BOOLEAN_COLUMNS + (C.ACCURACY, C.PRECISION, C.RECALL, C.F1, C.AUC)
+KEY_METRICS = (C.DEFAULT_METRIC, "HitRate@1", "Regret@1", "KendallTau", "MRR")  # tagged on the model version
 
 Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total)
 
@@ -72,7 +66,7 @@ class TrainConfig:
     modes: str = "I,II,III,IV"  # comma list of feature modes, or "all"
     recommenders: str = "all"  # comma list of registry names, or "all" (13)
     seed: int = 0  # folds, model initialisation and every random choice
-    metric: str = "NDCG@5"  # selection metric; must be one the protocol reports
+    metric: str = C.DEFAULT_METRIC  # selection metric; must be one the protocol reports
     folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
     repeats: int = 1  # grouped K-fold repeated with seeds seed, seed+1, ... (metrics averaged per task)
     workers: int = field(default_factory=lambda: _default_workers())  # fit processes; results do not depend on it
@@ -84,7 +78,7 @@ class TrainConfig:
 
 
 def _default_workers() -> int:
-    from medicalrec.evaluation import default_workers
+    from medicalrec.evaluation.crossval import default_workers
 
     return default_workers()
 
@@ -133,11 +127,6 @@ class TrainResult:
     transformer: object | None = None  # the refit MedicalRecTransformer (in memory only; the registry holds its ONNX export)
 
 
-def metric_key(name: str) -> str:
-    """An MLflow-safe metric key: ``NDCG@5`` -> ``NDCG_at_5`` (MLflow refuses ``@``)."""
-    return name.replace("@", "_at_")
-
-
 # --- validation -----------------------------------------------------------------------------------
 
 def validate_config(config: TrainConfig) -> TrainPlan:
@@ -146,7 +135,7 @@ def validate_config(config: TrainConfig) -> TrainPlan:
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.modes import parse_modes
     from medicalrec.bench.defaults import resolve_data
-    from medicalrec.evaluation import check_repeats, metric_names, resolve_n_splits
+    from medicalrec.evaluation.crossval import check_repeats, metric_names, resolve_n_splits
     from medicalrec.recommenders import create, get_recommender_class, parse_recommenders
 
     if config.protocol not in C.PROTOCOLS:
@@ -233,7 +222,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     """Validate, cross-validate, log, select, refit, export and register (module docstring)."""
     started = time.perf_counter()
     plan = validate_config(config)
-    from medicalrec.tracking import configure_tracking
+    from medicalrec.mlops.tracking import configure_tracking
 
     configure_tracking()
     import mlflow
@@ -245,7 +234,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     if launcher_run:
         run_context = mlflow.start_run(run_id=launcher_run)
     else:
-        from medicalrec.tracking import get_or_create_experiment
+        from medicalrec.mlops.tracking import get_or_create_experiment
 
         experiment_id = get_or_create_experiment(config.experiment)
         run_context = mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(plan))
@@ -253,7 +242,7 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
         experiment_id = parent.info.experiment_id
         _log_parent_params(parent.info.run_id, plan)
         evaluation = _cross_validate(plan, step)
-        from medicalrec.evaluation import summarize
+        from medicalrec.evaluation.report import summarize
 
         summary = summarize(evaluation)
         with tempfile.TemporaryDirectory(prefix="medicalrec-train-") as scratch:
@@ -295,7 +284,7 @@ class _Stepper:
 
 
 def _cross_validate(plan: TrainPlan, step: _Stepper):
-    from medicalrec.evaluation import evaluate
+    from medicalrec.evaluation.crossval import evaluate
 
     return evaluate(
         plan.records, plan.config.protocol, plan.modes, plan.recommenders, n_splits=plan.n_folds,
@@ -309,7 +298,7 @@ def _common_params(plan: TrainPlan) -> dict[str, str]:
     return {
         "protocol": config.protocol, "seed": str(int(config.seed)), "folds": str(plan.n_folds),
         "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, config.protocol),
-        "metric": config.metric, "data_path": plan.source, "data_hash": plan.data_hash,
+        C.METRIC: config.metric, "data_path": plan.source, "data_hash": plan.data_hash,
         "n_records": str(len(plan.records)),
     }
 
@@ -337,7 +326,7 @@ def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
         "register": str(bool(config.register)), "transformer_params": json.dumps(plan.params.get(TRANSFORMER, {}), sort_keys=True),
     }
     _log_params_missing(run_id, params)
-    mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, "protocol": config.protocol,
+    mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, C.PROTOCOL: config.protocol,
                      "git_commit": git_commit()})
     if plan.notes:
         mlflow.set_tag("data_notes", "; ".join(plan.notes)[:5000])
@@ -361,31 +350,31 @@ def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame,
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
-    from medicalrec import metrics as M
-    from medicalrec import plots
+    from medicalrec.evaluation import metrics as M
+    from medicalrec.evaluation import plots
 
     client = mlflow.tracking.MlflowClient()
     family = plan.config.metric.split("@")[0] if "@" in plan.config.metric else M.NDCG
     child_ids: dict[str, str] = {}
     for mode in plan.modes:
         for name in plan.recommenders:
-            part = results[(results["mode"] == mode) & (results["recommender"] == name)]
-            rows = summary[(summary["mode"] == mode) & (summary["recommender"] == name)]
+            part = results[(results[C.MODE] == mode) & (results[C.RECOMMENDER] == name)]
+            rows = summary[(summary[C.MODE] == mode) & (summary[C.RECOMMENDER] == name)]
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"{mode} {name}", nested=True) as child:
                 now = int(time.time() * 1000)
-                fit = part.drop_duplicates("fold")["fit_seconds"].to_numpy(dtype=float)
+                fit = part.drop_duplicates(C.FOLD)["fit_seconds"].to_numpy(dtype=float)
                 values = {**_summary_metrics(rows), "fit_seconds_mean": float(fit.mean()) if fit.size else 0.0,
                           "fit_seconds_total": float(fit.sum())}
                 metrics = [Metric(k, v, now, 0) for k, v in values.items()]
-                selected = part[part["metric"] == plan.config.metric]
-                for repeat, fold, value in selected[["repeat", "fold", "value"]].itertuples(index=False):
+                selected = part[part[C.METRIC] == plan.config.metric]
+                for repeat, fold, value in selected[[C.REPEAT, C.FOLD, C.VALUE]].itertuples(index=False):
                     if np.isfinite(value):
                         step = int(repeat) * plan.n_folds + int(fold)
                         metrics.append(Metric(f"fold_{metric_key(plan.config.metric)}", float(value), now, step))
-                params = {"mode": mode, "recommender": name, **_common_params(plan),
+                params = {C.MODE: mode, C.RECOMMENDER: name, **_common_params(plan),
                           **recommender_params(name, int(plan.config.seed), plan.params[name])}
-                tags = {"medicalrec.role": "candidate", "mode": mode, "recommender": name,
-                        "data_hash": plan.data_hash, "protocol": plan.config.protocol}
+                tags = {"medicalrec.role": "candidate", C.MODE: mode, C.RECOMMENDER: name,
+                        "data_hash": plan.data_hash, C.PROTOCOL: plan.config.protocol}
                 client.log_batch(child.info.run_id, metrics=metrics,
                                  params=[Param(k, str(v)) for k, v in params.items()],
                                  tags=[RunTag(k, v) for k, v in tags.items()])
@@ -403,7 +392,7 @@ def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
     """Mean, ``_std`` and ``_p`` (Wilcoxon against best-mean) per metric; NaN (undefined) is left
     out, not logged as 0."""
     out = {}
-    for metric, mean, std, p_value in rows[["metric", "mean", "std", "p_value"]].itertuples(index=False):
+    for metric, mean, std, p_value in rows[[C.METRIC, "mean", "std", "p_value"]].itertuples(index=False):
         for key, value in ((metric_key(metric), mean), (f"{metric_key(metric)}_std", std),
                            (f"{metric_key(metric)}_p", p_value)):
             if pd.notna(value):
@@ -411,36 +400,26 @@ def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def comparison_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """One row per (mode, recommender): ``metric`` mean and std over folds and the mean fit time,
-    best first within each mode (lowest first for ``Regret@1``)."""
-    rows = summary[summary["metric"] == metric][["mode", "recommender", "mean", "std", "n", "fit_seconds"]]
-    rows = rows.rename(columns={"mean": metric, "std": f"{metric}_std", "n": "folds"})
-    mode_order = {m: i for i, m in enumerate(dict.fromkeys(summary["mode"]))}
-    sign = 1.0 if M.lower_is_better(metric) else -1.0
-    key = rows[metric].to_numpy(dtype=float) * sign
-    order = np.lexsort((np.nan_to_num(key, nan=np.inf), rows["mode"].map(mode_order).to_numpy()))
-    return rows.iloc[order].reset_index(drop=True)
-
-
 def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: Path) -> None:
     import mlflow
 
-    from medicalrec.evaluation import describe_scheme, timing_breakdown, to_markdown, write_report
+    from medicalrec.evaluation.report import describe_scheme, timing_breakdown, to_markdown, write_report
 
     paths = write_report(evaluation, out, data_label=Path(plan.source).name)
+    from medicalrec.evaluation.report import comparison_table
+
     table = comparison_table(summary, plan.config.metric)
     table.to_csv(out / "comparison.csv", index=False)
     timings = timing_breakdown(evaluation)
     mlflow.log_metrics({f"time_{name}_seconds": float(fit + score) for name, fit, score
-                        in timings[["recommender", "fit_seconds", "score_seconds"]].itertuples(index=False)})
+                        in timings[[C.RECOMMENDER, "fit_seconds", "score_seconds"]].itertuples(index=False)})
     mlflow.log_metric("cv_seconds", float(evaluation.seconds))
     heading = (f"# {plan.config.metric} by mode and recommender\n\n{describe_scheme(evaluation, Path(plan.source).name)}; "
                "mean ± std over folds, (p=...) Wilcoxon signed-rank against best_mean_relevance\n\n")
     (out / "comparison.md").write_text(heading + to_markdown(summary, [plan.config.metric]) + "\n" + paths["markdown"].read_text())
     mlflow.log_artifacts(str(out), "report")
-    best = table.groupby("mode", sort=False).head(1)
-    for mode, name, value in best[["mode", "recommender", plan.config.metric]].itertuples(index=False):
+    best = table.groupby(C.MODE, sort=False).head(1)
+    for mode, name, value in best[[C.MODE, C.RECOMMENDER, plan.config.metric]].itertuples(index=False):
         if pd.notna(value):
             mlflow.log_metric(f"best_{metric_key(plan.config.metric)}_mode_{mode}", float(value))
 
@@ -450,43 +429,22 @@ def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: 
 def select_mode(summary: pd.DataFrame, metric: str, recommender: str = TRANSFORMER) -> tuple[str, float]:
     """The mode whose ``recommender`` has the best mean ``metric`` (lowest for ``Regret@1``); ties
     go to the mode that comes first in ``summary``. ``ConfigError`` when no mode has a value."""
-    rows = summary[(summary["recommender"] == recommender) & (summary["metric"] == metric)]
+    rows = summary[(summary[C.RECOMMENDER] == recommender) & (summary[C.METRIC] == metric)]
     rows = rows[rows["mean"].notna()]
     if rows.empty:
         raise ConfigError(f"{metric} is undefined for {recommender!r} in every mode: no task to rank in any fold")
     values = rows["mean"].to_numpy(dtype=float)
     best = int(np.argmin(values) if M.lower_is_better(metric) else np.argmax(values))
-    return str(rows["mode"].iloc[best]), float(values[best])
-
-
-def parity_probes(records: pd.DataFrame) -> pd.DataFrame:
-    """Rows the exported model must score exactly like torch beyond the training tasks: one with
-    every field missing and one with unseen categories and out-of-range numbers."""
-    unseen = {
-        C.DOMAIN: "parity probe: unseen domain", C.MODALITY: "parity probe: unseen modality",
-        C.TASK_TYPE: "ordinal", C.N_SAMPLES: 1e9, C.N_TRAIN: 1.0, C.N_TEST: 0.0, C.N_VAL: 0.0, C.K_FOLD: 3.0,
-        C.WIDTH: 1.0, C.HEIGHT: 65536.0, C.CHANNELS: 7.0, C.N_CLASSES: 1000.0, C.AUGMENTATION: 1.0,
-        C.ACCURACY: 0.0, C.PRECISION: 1.0, C.RECALL: 0.5, C.F1: 0.25, C.AUC: 1.0,
-    }
-    return pd.DataFrame([{}, unseen], columns=list(C.CANONICAL_COLUMNS))
-
-
-def check_tasks_for(records: pd.DataFrame) -> pd.DataFrame:
-    """Parity-check queries for a model trained on all of ``records``: every task's query (all are
-    training tasks now) plus ``parity_probes``."""
-    from medicalrec.bench.tasks import task_queries
-
-    queries = task_queries(records).reset_index(drop=True)
-    probes = parity_probes(records)
-    return pd.concat([queries.astype(object), probes.astype(object)], ignore_index=True)
+    return str(rows[C.MODE].iloc[best]), float(values[best])
 
 
 def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: TrainResult, bundle_dir: Path,
                            step: _Stepper) -> None:
     import mlflow
 
-    from medicalrec.evaluation import metric_names
-    from medicalrec.export import export_bundle
+    from medicalrec.evaluation.crossval import metric_names
+    from medicalrec.mlops.export import check_tasks_for, export_bundle
+    from medicalrec.mlops.model import input_example, log_bundle_model
     from medicalrec.recommenders import create
 
     config = plan.config
@@ -503,7 +461,7 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
     mlflow.log_dict(_jsonable(transformer.history_), "refit_history.json")  # epochs run, early-stopping epoch
     step(f"refit {TRANSFORMER} mode {mode} on all {len(plan.records)} records")
 
-    rows = summary[(summary["recommender"] == TRANSFORMER) & (summary["mode"] == mode)].set_index("metric")
+    rows = summary[(summary[C.RECOMMENDER] == TRANSFORMER) & (summary[C.MODE] == mode)].set_index(C.METRIC)
     cv_metrics = {m: _finite(rows["mean"].get(m)) for m in metric_names(config.protocol)}
     cv_std = {m: _finite(rows["std"].get(m)) for m in metric_names(config.protocol)}
     bundle = export_bundle(
@@ -550,13 +508,13 @@ def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, met
     spread over folds); ``data_hash`` + ``protocol`` say when two versions' metrics are comparable.
     """
     tags = {
-        "mode": mode, "protocol": plan.config.protocol, "data_hash": plan.data_hash,
+        C.MODE: mode, C.PROTOCOL: plan.config.protocol, "data_hash": plan.data_hash,
         "selection_metric": plan.config.metric, "folds": str(plan.n_folds), "seed": str(int(plan.config.seed)),
         "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, plan.config.protocol),
         "git_commit": git_commit(), "onnx_opset": str(metadata["onnx_opset"]),
         "parity_max_abs_diff": f"{float(metadata['parity_max_abs_diff']):.3g}",
         "data_source": Path(plan.source).name, "n_records": str(len(plan.records)),
-        "recommender": TRANSFORMER,
+        C.RECOMMENDER: TRANSFORMER,
     }
     for metric, value in cv_metrics.items():
         if value is not None:
@@ -572,7 +530,7 @@ def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, met
 def git_commit() -> str:
     """HEAD of the git checkout holding this package (with ``-dirty`` when it has uncommitted
     changes), or "unknown" outside git."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
@@ -585,90 +543,3 @@ def git_commit() -> str:
     return commit + ("-dirty" if status.returncode == 0 and status.stdout.strip() else "")
 
 
-# --- the MLflow model -----------------------------------------------------------------------------
-
-def input_example(records: pd.DataFrame, n: int = 2) -> pd.DataFrame:
-    """The first ``n`` task queries as a scoring request (request columns only)."""
-    from medicalrec.bench.tasks import task_queries
-
-    queries = task_queries(records).head(n).reset_index()
-    return request_frame(queries)
-
-
-def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` reduced to the request columns of the signature, text as ``object`` (None for
-    missing) and numbers as ``float64`` (NaN for missing)."""
-    out = pd.DataFrame(index=range(len(frame)))
-    for column in REQUEST_TEXT_COLUMNS:
-        if column in frame:
-            values = frame[column].astype(object).to_numpy()
-            out[column] = pd.Series([None if pd.isna(v) else str(v) for v in values], dtype=object)
-    for column in REQUEST_NUMBER_COLUMNS:
-        if column in frame:
-            out[column] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return out
-
-
-def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
-    """Every request column optional (a user leaves fields empty); numbers accept any type (ints,
-    floats with NaN, numeric text: the model normalises and validates them like a bench file); the output
-    schema is inferred from the ranked table of the input example; ``top_k`` (0 = every model) is a
-    per-call parameter."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-    from mlflow.types.schema import AnyType
-
-    inputs = Schema(
-        [ColSpec("string", c, required=False) for c in REQUEST_TEXT_COLUMNS]
-        + [ColSpec(AnyType(), c, required=False) for c in REQUEST_NUMBER_COLUMNS]
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "integer columns cannot hold missing values": rank, support never miss
-        outputs = infer_signature(example_input, example_output).outputs
-    return ModelSignature(inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("top_k", "long", 0)]))
-
-
-def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
-    """Log the bundle as an MLflow pyfunc model in the active run. Models-from-code: the model is
-    ``medicalrec/pyfunc.py`` plus the bundle artifact, and a copy of this package travels as
-    ``code_paths`` so the model loads where medicalrec is not installed; nothing is pickled.
-    Returns MLflow's ``ModelInfo``."""
-    import shutil
-
-    import mlflow
-
-    from medicalrec.bundle import ARTIFACT_KEY, read_bundle
-    from medicalrec.scoring import Scorer
-
-    package = Path(__file__).resolve().parent
-    output = Scorer(read_bundle(bundle_dir), device="cpu").rank(example, top_k=None)
-    with tempfile.TemporaryDirectory(prefix="medicalrec-code-") as scratch:
-        code = shutil.copytree(package, Path(scratch) / package.name,
-                               ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        # MLflow stores an artifact directory under its own base name; ``bundle.resolve_bundle``
-        # looks for ``artifacts/bundle``.
-        if Path(bundle_dir).name != ARTIFACT_KEY:
-            bundle_dir = shutil.copytree(bundle_dir, Path(scratch) / ARTIFACT_KEY)
-        return mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT,
-            python_model=str(package / "pyfunc.py"),
-            artifacts={ARTIFACT_KEY: str(bundle_dir)},
-            code_paths=[str(code)],
-            signature=model_signature(example, output),
-            input_example=example,
-            pip_requirements=scoring_requirements(),
-        )
-
-
-def scoring_requirements() -> list[str]:
-    """What loading the pyfunc model needs (ONNX Runtime, not torch), pinned to this environment;
-    medicalrec itself travels as code."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for package in ("mlflow", "numpy", "pandas", "pyarrow", "onnxruntime"):
-        try:
-            out.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return out

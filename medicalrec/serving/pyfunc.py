@@ -26,8 +26,8 @@ class MedicalRecPyfunc(PythonModel):
     """Scores with ONNX Runtime on CPU (no torch); the session is built once per load."""
 
     def load_context(self, context) -> None:
-        from medicalrec.bundle import read_bundle
-        from medicalrec.scoring import Scorer
+        from medicalrec.serving.bundle import read_bundle
+        from medicalrec.serving.scorer import Scorer
 
         self.bundle = read_bundle(context.artifacts[BUNDLE_ARTIFACT])
         self.scorer = Scorer(self.bundle, device="cpu")

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medicalrec import constants as C
+
 HIGHLIGHT_COLOUR = "#d62728"
 _BASELINE_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
@@ -64,10 +66,10 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
     data and scheme. Returns ``path``."""
     plt = _pyplot()
     pattern = re.compile(rf"^{re.escape(family)}@(\d+)$")
-    rows = summary[summary["metric"].str.match(pattern.pattern)].copy()
-    rows["k"] = rows["metric"].str.extract(pattern.pattern, expand=False).astype(int)
-    modes = list(dict.fromkeys(rows["mode"]))
-    recommenders = list(dict.fromkeys(rows["recommender"]))
+    rows = summary[summary[C.METRIC].str.match(pattern.pattern)].copy()
+    rows["k"] = rows[C.METRIC].str.extract(pattern.pattern, expand=False).astype(int)
+    modes = list(dict.fromkeys(rows[C.MODE]))
+    recommenders = list(dict.fromkeys(rows[C.RECOMMENDER]))
     styles = _styles(recommenders)
     ks = sorted(rows["k"].unique())
     # zoom on the data (in steps of 0.1) so that close curves stay apart; 0 when values reach it
@@ -76,9 +78,9 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
     n_rows, n_cols = _grid(max(len(modes), 1))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.2 * n_cols + 2.6, 3.8 * n_rows), squeeze=False, sharey=True)
     for i, (ax, mode) in enumerate(zip(axes.flat, modes)):
-        part = rows[rows["mode"] == mode]
+        part = rows[rows[C.MODE] == mode]
         for name in recommenders:
-            line = part[part["recommender"] == name].sort_values("k")
+            line = part[part[C.RECOMMENDER] == name].sort_values("k")
             if not line.empty:
                 ax.plot(line["k"], line["mean"], label=name, **styles[name])
                 if _is_highlighted(name) and line["std"].notna().any():
@@ -98,7 +100,7 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(modes):]:
         ax.set_visible(False)
-    protocol = summary["protocol"].iloc[0] if "protocol" in summary and len(summary) else ""
+    protocol = summary[C.PROTOCOL].iloc[0] if "protocol" in summary and len(summary) else ""
     heading = title or f"{family}@K, {protocol} protocol".strip(", ")
     fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=12)
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -116,16 +118,16 @@ def plot_regret(results: pd.DataFrame, path: str | Path, metric: str = "Regret@1
     panel per mode, in the metric's own units (a fraction: 0.02 = 2 points of AUC or accuracy lost).
     ``results``: fold-level rows (``evaluation.Evaluation.results``). Lower is better."""
     plt = _pyplot()
-    rows = results[results["metric"] == metric]
-    modes = list(dict.fromkeys(rows["mode"]))
-    recommenders = list(dict.fromkeys(rows["recommender"]))
+    rows = results[results[C.METRIC] == metric]
+    modes = list(dict.fromkeys(rows[C.MODE]))
+    recommenders = list(dict.fromkeys(rows[C.RECOMMENDER]))
     styles = _styles(recommenders)
     n_rows, n_cols = _grid(max(len(modes), 1))
     width = max(5.2, 0.45 * len(recommenders) + 1.5)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, 3.9 * n_rows), squeeze=False, sharey=True)
     for i, (ax, mode) in enumerate(zip(axes.flat, modes)):
-        part = rows[rows["mode"] == mode]
-        values = [part.loc[part["recommender"] == name, "value"].dropna().to_numpy(dtype=float) for name in recommenders]
+        part = rows[rows[C.MODE] == mode]
+        values = [part.loc[part[C.RECOMMENDER] == name, C.VALUE].dropna().to_numpy(dtype=float) for name in recommenders]
         boxes = ax.boxplot(values, patch_artist=True, widths=0.6, showmeans=True,
                            medianprops={"color": "#333333"},
                            meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "#333333", "markersize": 4})

@@ -1,7 +1,9 @@
 """Export a fitted MedicalRec transformer to a scoring bundle (single-file ONNX + JSON metadata).
 
 The export is checked, not trusted: ONNX Runtime's output on held-out tasks is compared with torch's
-and the export fails with ``ModelError`` if any score differs by more than ``tolerance``.
+and the export fails with ``ModelError`` if any score differs by more than ``tolerance``. A model
+refit on all records has no held-out task left: ``check_tasks_for`` gives every training task's
+query plus ``parity_probes`` (all fields missing; unseen categories and out-of-range numbers).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, write_bundle
+from medicalrec import constants as C
 from medicalrec.errors import ModelError
+from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, write_bundle
 
 ONNX_OPSET = 18
 PARITY_TOLERANCE = 1e-4
@@ -65,7 +68,7 @@ def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, che
 
     ``check_tasks`` are the tasks the parity check runs on (held-out tasks where there are any).
     """
-    from medicalrec.evidence import build_evidence
+    from medicalrec.serving.evidence import build_evidence
 
     with tempfile.TemporaryDirectory() as scratch:
         onnx_path = export_onnx(transformer, Path(scratch) / "model.onnx")
@@ -81,3 +84,25 @@ def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, che
             **(extra_metadata or {}),
         }
         return write_bundle(directory, onnx_path, metadata)
+
+
+def parity_probes(records: pd.DataFrame) -> pd.DataFrame:
+    """Rows the exported model must score exactly like torch beyond the training tasks: one with
+    every field missing and one with unseen categories and out-of-range numbers."""
+    unseen = {
+        C.DOMAIN: "parity probe: unseen domain", C.MODALITY: "parity probe: unseen modality",
+        C.TASK_TYPE: "ordinal", C.N_SAMPLES: 1e9, C.N_TRAIN: 1.0, C.N_TEST: 0.0, C.N_VAL: 0.0, C.K_FOLD: 3.0,
+        C.WIDTH: 1.0, C.HEIGHT: 65536.0, C.CHANNELS: 7.0, C.N_CLASSES: 1000.0, C.AUGMENTATION: 1.0,
+        C.ACCURACY: 0.0, C.PRECISION: 1.0, C.RECALL: 0.5, C.F1: 0.25, C.AUC: 1.0,
+    }
+    return pd.DataFrame([{}, unseen], columns=list(C.CANONICAL_COLUMNS))
+
+
+def check_tasks_for(records: pd.DataFrame) -> pd.DataFrame:
+    """Parity-check queries for a model trained on all of ``records``: every task's query (all are
+    training tasks now) plus ``parity_probes``."""
+    from medicalrec.bench.tasks import task_queries
+
+    queries = task_queries(records).reset_index(drop=True)
+    probes = parity_probes(records)
+    return pd.concat([queries.astype(object), probes.astype(object)], ignore_index=True)

@@ -26,13 +26,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
-from medicalrec import metrics as M
+from medicalrec.evaluation import metrics as M
 from medicalrec.bench.modes import Mode, get_mode
 from medicalrec.bench.splits import cv_grouping, protocol_folds, split_groups
 from medicalrec.bench.tasks import task_queries, task_table, with_task_ids
@@ -43,9 +42,6 @@ DEFAULT_N_SPLITS = 5
 LEAVE_ONE_OUT = 0  # n_splits value meaning one fold per group (leave-task-out / leave-ref-out)
 MIN_TASK_MODELS = 2  # tasks with fewer evaluated models are skipped by the task protocol
 
-KEY_COLUMNS = ("protocol", "mode", "recommender", "repeat", "fold")
-RESULT_COLUMNS = (*KEY_COLUMNS, "metric", "value", "n_queries", "fit_seconds")
-SUMMARY_COLUMNS = ("protocol", "mode", "recommender", "metric", "mean", "std", "n", "n_tasks", "p_value", "fit_seconds")
 REFERENCE = "best_mean_relevance"  # the recommender every other one is paired against (Wilcoxon)
 
 RecommenderSpec = str | type[Recommender]
@@ -168,16 +164,16 @@ def evaluate(
     rows, task_rows, timing_rows = [], [], []
     for job, (values, n_queries, per_task, fit_seconds, score_seconds) in zip(jobs, outputs):
         repeat, fold, _ = splits[job.split]
-        key = {"protocol": protocol, "mode": job.mode, "recommender": job.recommender, "repeat": repeat, "fold": fold}
+        key = {"protocol": protocol, C.MODE: job.mode, C.RECOMMENDER: job.recommender, C.REPEAT: repeat, C.FOLD: fold}
         for metric, value in values.items():
-            rows.append({**key, "metric": metric, "value": value, "n_queries": n_queries, "fit_seconds": fit_seconds})
+            rows.append({**key, C.METRIC: metric, C.VALUE: value, "n_queries": n_queries, "fit_seconds": fit_seconds})
         for task_id, metrics in per_task:
             task_rows.append({**key, C.TASK_ID: task_id, **metrics})
         timing_rows.append({**key, "fit_seconds": fit_seconds, "score_seconds": score_seconds})
     names = metric_names(protocol)
-    results = _ordered(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)), modes, factories, names)
-    per_task = pd.DataFrame(task_rows, columns=[*KEY_COLUMNS, C.TASK_ID, *names])
-    timings = pd.DataFrame(timing_rows, columns=[*KEY_COLUMNS, "fit_seconds", "score_seconds"])
+    results = _ordered(pd.DataFrame(rows, columns=list(C.RESULT_COLUMNS)), modes, factories, names)
+    per_task = pd.DataFrame(task_rows, columns=[*C.KEY_COLUMNS, C.TASK_ID, *names])
+    timings = pd.DataFrame(timing_rows, columns=list(C.TIMING_COLUMNS))
     return Evaluation(results, per_task, timings, n_folds, repeats, int(workers), cv_grouping(frame, protocol),
                       time.perf_counter() - started)
 
@@ -188,8 +184,8 @@ def _ordered(results: pd.DataFrame, modes: list[Mode], factories: list, names: l
     rec_rank = {name: i for i, (name, _) in enumerate(factories)}
     metric_rank = {m: i for i, m in enumerate(names)}
     order = np.lexsort((
-        results["metric"].map(metric_rank), results["fold"], results["repeat"],
-        results["recommender"].map(rec_rank), results["mode"].map(mode_rank),
+        results[C.METRIC].map(metric_rank), results[C.FOLD], results[C.REPEAT],
+        results[C.RECOMMENDER].map(rec_rank), results[C.MODE].map(mode_rank),
     ))
     return results.iloc[order].reset_index(drop=True)
 
@@ -364,159 +360,3 @@ def task_vectors(score_row: np.ndarray, models: list[str], truth: pd.DataFrame) 
     values[known & ~finite] = floor - 1.0
     values[~known] = floor - 2.0
     return values, truth[C.RELEVANCE].to_numpy(dtype=float)
-
-
-# --- summaries and reports ------------------------------------------------------------------------
-
-def task_means(per_task: pd.DataFrame) -> pd.DataFrame:
-    """Per-task metrics averaged over repeats: one row per (protocol, mode, recommender, task)."""
-    keys = ["protocol", "mode", "recommender", C.TASK_ID]
-    metrics = [c for c in per_task.columns if c not in (*KEY_COLUMNS, C.TASK_ID)]
-    return per_task.groupby(keys, sort=False)[metrics].mean().reset_index()
-
-
-def wilcoxon_p(values: np.ndarray, reference: np.ndarray) -> float:
-    """Two-sided p-value of the Wilcoxon signed-rank test on paired values (``scipy.stats.wilcoxon``,
-    zero differences dropped): ``d_i = values_i - reference_i``, ``W = min(W+, W-)`` with
-    ``W+ = sum of ranks of |d_i| over d_i > 0``. Pairs with a NaN are dropped; NaN when no
-    difference is left (identical rankings)."""
-    from scipy.stats import wilcoxon
-
-    values, reference = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
-    keep = np.isfinite(values) & np.isfinite(reference)
-    differences = values[keep] - reference[keep]
-    if not np.any(differences != 0):
-        return float("nan")
-    return float(wilcoxon(differences).pvalue)
-
-
-def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFrame:
-    """One row per (protocol, mode, recommender, metric), input order kept (``SUMMARY_COLUMNS``).
-
-    * ``mean``: task protocol, the mean over held-out tasks of each task's mean over repeats;
-      record protocol, the mean over folds.
-    * ``std``, ``n``: standard deviation (ddof 1) and count of the fold values (all repeats).
-    * ``n_tasks``: tasks behind the mean (task protocol).
-    * ``p_value``: task protocol, ``wilcoxon_p`` of the per-task values against ``reference`` on
-      the same tasks and mode (NaN for the reference itself, or when it was not evaluated).
-    """
-    results = evaluation.results
-    keys = ["protocol", "mode", "recommender", "metric"]
-    grouped = results.groupby(keys, sort=False)
-    summary = grouped["value"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
-    summary["fit_seconds"] = grouped["fit_seconds"].mean()
-    summary["n_tasks"] = np.nan
-    summary["p_value"] = np.nan
-    if not evaluation.per_task.empty:
-        means = task_means(evaluation.per_task)
-        long = means.melt(id_vars=["protocol", "mode", "recommender", C.TASK_ID], var_name="metric")
-        per_metric = long.groupby(keys, sort=False)["value"]
-        summary["mean"] = per_metric.mean().reindex(summary.index)
-        summary["n_tasks"] = per_metric.count().reindex(summary.index)
-        wide = long.pivot_table(index=["protocol", "mode", "metric", C.TASK_ID], columns="recommender",
-                                values="value", dropna=False)
-        if reference in wide:
-            for (protocol, mode, recommender, metric) in summary.index:
-                if recommender == reference or recommender not in wide:
-                    continue
-                block = wide.loc[(protocol, mode, metric)]
-                summary.loc[(protocol, mode, recommender, metric), "p_value"] = wilcoxon_p(
-                    block[recommender].to_numpy(), block[reference].to_numpy())
-    return summary.reset_index()[list(SUMMARY_COLUMNS)]
-
-
-def timing_breakdown(evaluation: Evaluation) -> pd.DataFrame:
-    """Where a sweep's time goes: per recommender, fits, total and mean fit and score seconds
-    (summed over modes, repeats and folds), slowest first."""
-    timings = evaluation.timings
-    table = timings.groupby("recommender", sort=False).agg(
-        fits=("fit_seconds", "size"), fit_seconds=("fit_seconds", "sum"), score_seconds=("score_seconds", "sum"),
-        mean_fit_seconds=("fit_seconds", "mean"))
-    table["share"] = (table["fit_seconds"] + table["score_seconds"]) / max(
-        float(table["fit_seconds"].sum() + table["score_seconds"].sum()), 1e-12)
-    return table.sort_values("fit_seconds", ascending=False).reset_index()
-
-
-def _cell(mean: float, std: float, decimals: int, p_value: float = float("nan")) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    text = f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ± {std:.{decimals}f}"
-    return text if pd.isna(p_value) else f"{text} (p={p_value:.2g})"
-
-
-def to_markdown(summary: pd.DataFrame, metrics: Sequence[str] | None = None, decimals: int = 3) -> str:
-    """A Markdown table: one row per (mode, recommender), one column per metric with
-    ``mean ± std`` (std over folds) and, where the summary has one, the paired p-value against the
-    reference. The best mean per mode and metric is bold (lowest for Regret@1)."""
-    if metrics is None:
-        present = list(dict.fromkeys(summary["metric"]))
-        protocols = list(dict.fromkeys(summary["protocol"])) if "protocol" in summary else list(C.PROTOCOLS)
-        known = [m for p in protocols if p in C.PROTOCOLS for m in metric_names(p)]
-        metrics = [m for m in dict.fromkeys(known) if m in present] + [m for m in present if m not in known]
-    metrics = list(metrics)
-    table = summary.set_index(["mode", "recommender", "metric"])
-    rows = list(dict.fromkeys(zip(summary["mode"], summary["recommender"])))
-    best: dict[tuple[str, str], float] = {}
-    for (mode, metric), column in summary.groupby(["mode", "metric"], sort=False)["mean"]:
-        if column.notna().any():
-            best[(mode, metric)] = column.min() if M.lower_is_better(metric) else column.max()
-    header = ["mode", "recommender", *metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(metrics)) + "|"]
-    for mode, recommender in rows:
-        cells = [str(mode), str(recommender)]
-        for metric in metrics:
-            key = (mode, recommender, metric)
-            if key not in table.index:
-                cells.append("n/a")
-                continue
-            row = table.loc[key]
-            text = _cell(row["mean"], row["std"], decimals, row.get("p_value", float("nan")))
-            if not pd.isna(row["mean"]) and round(row["mean"], decimals) == round(best.get((mode, metric), np.nan), decimals):
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def describe_scheme(evaluation: Evaluation, data_label: str | None = None) -> str:
-    """One line a reader needs beside any number: data, grouping, folds x repeats, tasks."""
-    results = evaluation.results
-    protocol = results["protocol"].iloc[0] if len(results) else ""
-    n_tasks = evaluation.per_task[C.TASK_ID].nunique() if not evaluation.per_task.empty else None
-    parts = [data_label or "", f"{protocol} protocol", f"folds grouped by {evaluation.grouping}",
-             f"{evaluation.n_folds} folds x {evaluation.repeats} repeat(s)"]
-    if n_tasks:
-        parts.append(f"{n_tasks} held-out tasks")
-    return ", ".join(p for p in parts if p)
-
-
-def write_report(evaluation: Evaluation, out_dir: str | Path, data_label: str | None = None) -> dict[str, Path]:
-    """Write ``results.csv``, ``per_task.csv`` (task protocol), ``timings.csv``, ``summary.csv``,
-    ``summary.md`` and the plots; returns name -> path."""
-    from medicalrec import plots
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(evaluation)
-    scheme = describe_scheme(evaluation, data_label)
-    paths = {"results": out / "results.csv", "summary": out / "summary.csv", "markdown": out / "summary.md",
-             "timings": out / "timings.csv"}
-    evaluation.results.to_csv(paths["results"], index=False)
-    summary.to_csv(paths["summary"], index=False)
-    timing_breakdown(evaluation).to_csv(paths["timings"], index=False)
-    if not evaluation.per_task.empty:
-        paths["per_task"] = out / "per_task.csv"
-        evaluation.per_task.to_csv(paths["per_task"], index=False)
-    sections = [f"{scheme}. Cells: mean ± std over folds; (p=...) two-sided Wilcoxon signed-rank "
-                f"p-value of the per-task values against {REFERENCE}.\n"]
-    for protocol, part in summary.groupby("protocol", sort=False):
-        sections.append(f"## {protocol} protocol\n\n" + to_markdown(part, metric_names(protocol)))
-    paths["markdown"].write_text("\n".join(sections))
-    for protocol, part in summary.groupby("protocol", sort=False):
-        folds = evaluation.results[evaluation.results["protocol"] == protocol]
-        for family in (M.HIT_RATE, M.NDCG):
-            path = out / f"{protocol}_{family.lower()}_at_k.png"
-            paths[f"{protocol}_{family.lower()}"] = plots.plot_at_k(part, family, path, subtitle=scheme)
-        if protocol == C.PROTOCOL_TASK:
-            paths[f"{protocol}_regret"] = plots.plot_regret(folds, out / f"{protocol}_regret.png", subtitle=scheme)
-    return paths

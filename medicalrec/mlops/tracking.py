@@ -98,3 +98,41 @@ def get_or_create_experiment(name: str) -> str:
             client.restore_experiment(experiment.experiment_id)
         return experiment.experiment_id
     return client.create_experiment(name, artifact_location=artifact_location(mlflow.get_tracking_uri()))
+
+
+def metric_key(name: str) -> str:
+    """An MLflow-safe metric key: ``NDCG@5`` -> ``NDCG_at_5`` (MLflow refuses ``@``)."""
+    return name.replace("@", "_at_")
+
+
+def log_scoring_run(summary, experiment: str | None = None) -> str:
+    """Log a ``serving.batch.ScoringSummary`` as a run (params: model URI and version, input hash,
+    top-k, device; metrics: row counts, seconds, tasks/s); returns the run id. The caller decides
+    whether to log (``score --log-mlflow``, the MLproject ``score`` entry point)."""
+    import mlflow
+
+    if experiment:
+        mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name="score") as run:
+        mlflow.set_tags({"medicalrec.job": "score"})
+        mlflow.log_params({
+            "model_uri": summary.model_uri,
+            "model_version": summary.model_version or "",
+            "input_path": summary.input_path,
+            "input_hash": summary.input_hash,
+            "output_path": summary.output_path,
+            "top_k": "all" if summary.top_k is None else summary.top_k,
+            "device": summary.device,
+            "task_id_source": summary.task_id_source,
+            "data_hash": summary.data_hash or "",
+        })
+        mlflow.log_metrics({
+            "rows_read": summary.rows_read,
+            "rows_scored": summary.rows_scored,
+            "rows_rejected": summary.rows_rejected,
+            "rows_blank": summary.rows_blank,
+            "output_rows": summary.output_rows,
+            "seconds": summary.seconds,
+            "tasks_per_second": summary.tasks_per_second,
+        })
+        return run.info.run_id

@@ -36,7 +36,7 @@ and, except "unchanged", to the tags of the version decided about (``promotion.*
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ PRODUCTION = "production"
 PREVIOUS = "previous"
 PROMOTIONS_EXPERIMENT = "medicalrec-promotions"
 DEFAULT_MODEL_NAME = "medicalrec"
-DEFAULT_METRIC = "NDCG@5"
+DEFAULT_METRIC = C.DEFAULT_METRIC
 ROLLED_BACK_TAG = "rolled_back"
 
 # Decision outcomes.
@@ -92,14 +92,12 @@ class Decision:
                     f"(was {self.production_version}); {self.reason}")
         return f"{self.model_name} version {self.version}: {verb}: {self.reason}"
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _client():
     from mlflow.tracking import MlflowClient
 
-    from medicalrec.tracking import configure_tracking
+    from medicalrec.mlops.tracking import configure_tracking
 
     configure_tracking()
     return MlflowClient()
@@ -133,7 +131,7 @@ def _alias_version(client, model_name: str, alias: str):
 
 
 def _check_metric(metric: str) -> None:
-    from medicalrec.evaluation import metric_names
+    from medicalrec.evaluation.crossval import metric_names
 
     known = list(dict.fromkeys(metric_names(C.PROTOCOL_TASK) + metric_names(C.PROTOCOL_RECORD)))
     if metric not in known:
@@ -141,13 +139,13 @@ def _check_metric(metric: str) -> None:
 
 
 def _better(candidate: float, production: float, metric: str) -> bool:
-    from medicalrec.metrics import lower_is_better
+    from medicalrec.evaluation.metrics import lower_is_better
 
     return candidate < production if lower_is_better(metric) else candidate > production
 
 
 def _tag_value(version, metric: str) -> float | None:
-    from medicalrec.training import metric_key
+    from medicalrec.mlops.tracking import metric_key
 
     text = version.tags.get(f"metric.{metric_key(metric)}")
     try:
@@ -254,12 +252,12 @@ def compare_on_data(model_name: str, versions: list, data: str | Path, metric: s
     """Mean ``metric`` over the tasks of ``data`` (task protocol, tasks with at least 2 evaluated
     models) for each registered version's bundle, scored with ONNX Runtime. The file should hold
     tasks neither version was trained on, or the comparison favours the one that saw them."""
-    from medicalrec import metrics as M
+    from medicalrec.evaluation import metrics as M
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.tasks import task_queries, task_table
-    from medicalrec.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
-    from medicalrec.evaluation import MIN_TASK_MODELS, task_vectors
-    from medicalrec.export import onnx_session
+    from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
+    from medicalrec.evaluation.crossval import MIN_TASK_MODELS, task_vectors
+    from medicalrec.mlops.export import onnx_session
     from medicalrec.bench.defaults import resolve_data
 
     if metric not in M.task_metric_names():
@@ -316,8 +314,8 @@ def _record(client, decision: Decision) -> None:
     """Version tags on the version decided about, and a run in ``medicalrec-promotions``."""
     from mlflow.entities import Metric, Param
 
-    from medicalrec.tracking import get_or_create_experiment
-    from medicalrec.training import metric_key
+    from medicalrec.mlops.tracking import get_or_create_experiment
+    from medicalrec.mlops.tracking import metric_key
 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     subject = decision.production_version if decision.action == "rollback" else decision.version

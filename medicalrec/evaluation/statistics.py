@@ -1,0 +1,31 @@
+"""Statistics over cross-validation results: per-task means over repeats and the paired
+Wilcoxon signed-rank test that every summary reports against the reference recommender."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+
+
+def task_means(per_task: pd.DataFrame) -> pd.DataFrame:
+    """Per-task metrics averaged over repeats: one row per (protocol, mode, recommender, task)."""
+    keys = [C.PROTOCOL, C.MODE, C.RECOMMENDER, C.TASK_ID]
+    metrics = [c for c in per_task.columns if c not in (*C.KEY_COLUMNS, C.TASK_ID)]
+    return per_task.groupby(keys, sort=False)[metrics].mean().reset_index()
+
+
+def wilcoxon_p(values: np.ndarray, reference: np.ndarray) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test on paired values (``scipy.stats.wilcoxon``,
+    zero differences dropped): ``d_i = values_i - reference_i``, ``W = min(W+, W-)`` with
+    ``W+ = sum of ranks of |d_i| over d_i > 0``. Pairs with a NaN are dropped; NaN when no
+    difference is left (identical rankings)."""
+    from scipy.stats import wilcoxon
+
+    values, reference = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
+    keep = np.isfinite(values) & np.isfinite(reference)
+    differences = values[keep] - reference[keep]
+    if not np.any(differences != 0):
+        return float("nan")
+    return float(wilcoxon(differences).pvalue)

@@ -1,0 +1,222 @@
+"""Files that are never half-written: the one atomic write of the package, its signal guard, the
+output writers of batch scoring and spreadsheet formula escaping.
+
+``atomic_outputs(*targets)`` yields one hidden temporary sibling per target (``temp_path``:
+``.<name>.<pid>.tmp``) and renames each onto its target only when the block succeeded; an error,
+Ctrl-C or SIGTERM (turned into an exception while the block runs) removes the temporary files and
+leaves every existing target untouched. SIGKILL cannot be caught: the targets are still untouched,
+but a ``.<name>.<pid>.tmp`` file may remain. Used by batch scoring and the corpus generator; the
+Spark engine, whose output lives on a Hadoop file system, names its temporary directory with
+``temp_name`` too.
+
+A leaf module (numpy, pandas, ``constants`` and ``errors``; pyarrow inside the writers), so the
+bench generator can use the same atomic write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.errors import Problem
+
+PARQUET_ROW_GROUP = 65_536
+
+# OWASP "CSV injection": a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+# ---------------------------------------------------------------------------------------------
+# Formula escaping
+
+
+def escape_formula(text: str | None) -> str | None:
+    """``'`` + text when a spreadsheet would read the text as a formula (it starts with ``=``,
+    ``+``, ``-``, ``@``, tab or CR); plain numbers such as ``-5`` or ``+1e3`` are left alone,
+    a spreadsheet reads them as the number they are."""
+    if text and text[0] in FORMULA_STARTS and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def escape_formulas(values: np.ndarray) -> np.ndarray:
+    """``escape_formula`` over an object array, touching only cells that start with a trigger."""
+    out = np.asarray(values, dtype=object).copy()
+    if not len(out):
+        return out
+    first = pd.Series(out, dtype=object).str[:1]
+    for i in np.flatnonzero(first.isin(FORMULA_STARTS).to_numpy()):
+        out[i] = escape_formula(out[i])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The atomic write
+
+
+def temp_name(name: str, token: object | None = None) -> str:
+    """The hidden temporary sibling's name of a file or directory called ``name``:
+    ``.<name>.<token>.tmp`` (``token`` defaults to this process's id)."""
+    return f".{name}.{os.getpid() if token is None else token}.tmp"
+
+
+def temp_path(target: str | Path) -> Path:
+    target = Path(target)
+    return target.with_name(temp_name(target.name))
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def atomic_outputs(*targets: str | Path | None) -> Iterator[tuple[Path | None, ...]]:
+    """Yield a temporary path per target (None for a None target); on success rename them onto
+    their targets, the first target last (so when it exists, the others are complete); on any
+    error, Ctrl-C or SIGTERM remove them and re-raise (SIGTERM then ends the process, see
+    ``terminate_as_exception``). Writers must be closed inside the block."""
+    temps = tuple(None if target is None else temp_path(target) for target in targets)
+    with terminate_as_exception():
+        try:
+            yield temps
+            for target, temp in reversed(list(zip(targets, temps))):
+                if temp is not None:
+                    os.replace(temp, target)
+        except BaseException:
+            for temp in temps:
+                if temp is not None:
+                    remove_quietly(temp)
+            raise
+
+
+class _Interrupted(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C so the temporary files are removed."""
+
+
+class terminate_as_exception:
+    """While active (main thread only, unless SIGTERM is ignored), SIGTERM raises ``_Interrupted``
+    so that ``except`` blocks remove the temporary files; afterwards the previous handler is back,
+    is called if it is a Python function, and the process ends with status 143 (128 + SIGTERM)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGTERM)
+            if current is not signal.SIG_IGN:  # a process that ignores SIGTERM keeps ignoring it
+                self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise _Interrupted()
+
+    def __exit__(self, kind, error, traceback):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        if isinstance(error, _Interrupted):
+            if callable(self.previous):
+                self.previous(signal.SIGTERM, None)
+            raise SystemExit(128 + signal.SIGTERM)
+        return False
+
+
+def file_sha256(path: str | Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers: used as context managers inside ``atomic_outputs`` (closed on success, abandoned on error)
+
+
+class _Writer:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            self.close()
+        else:
+            self.abandon()
+        return False
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """Close after a failure; the file is about to be deleted, so errors do not matter."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a half-written file's footer may fail; it is removed next
+            pass
+
+
+class TableWriter(_Writer):
+    """Appends Arrow tables (text columns dictionary-encoded, ``schema``) to a CSV or Parquet file,
+    with settings that make the bytes reproducible (no timestamps; Parquet row groups of
+    ``PARQUET_ROW_GROUP`` rows at most, text stored as ``plain_schema`` says)."""
+
+    def __init__(self, path: Path, kind: str, schema, plain_schema):
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        self.kind = kind
+        if kind == "csv":  # the CSV writer decodes dictionaries itself, batch by batch
+            self._writer = pa_csv.CSVWriter(str(path), schema, write_options=pa_csv.WriteOptions(quoting_header="none"))
+        else:
+            self.schema = plain_schema
+            self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd", compression_level=3,
+                                            use_dictionary=True, write_statistics=True, store_schema=True)
+
+    def write(self, table) -> None:
+        if self.kind == "csv":
+            self._writer.write_table(table)
+            return
+        for start in range(0, table.num_rows, PARQUET_ROW_GROUP):  # decode one row group at a time
+            self._writer.write_table(table.slice(start, PARQUET_ROW_GROUP).cast(self.schema))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class RejectsWriter(_Writer):
+    """``C.REJECT_COLUMNS`` rows, one per problem of a rejected input row, formula-escaped."""
+
+    def __init__(self, path: Path):
+        import csv
+
+        self._handle = open(path, "w", newline="", encoding="utf-8")
+        self._csv = csv.writer(self._handle, lineterminator="\n")
+        self._csv.writerow(C.REJECT_COLUMNS)
+
+    def write(self, problems: list[Problem], raw: pd.DataFrame, id_position: int | None) -> None:
+        offset = int(raw.index[0]) if len(raw) else 0
+        for p in problems:
+            if id_position is not None:
+                task_id = raw.iat[p.row - 2 - offset, id_position]
+                task_id = None if task_id is None else str(task_id).strip()
+            else:
+                task_id = str(p.row)
+            value = None if p.value is None else str(p.value)
+            self._csv.writerow([p.row, escape_formula(task_id), escape_formula(p.column), escape_formula(value),
+                                escape_formula(f"expected {p.expected}")])
+
+    def close(self) -> None:
+        self._handle.close()

@@ -1,0 +1,274 @@
+"""The ONNX scorer: a scoring bundle's ONNX Runtime session that turns task descriptions into the
+long ranked table.
+
+Only ONNX Runtime and numpy run the model (no torch, no pickle): the scoring bundle
+(``bundle.py``) carries the ONNX graph, the feature encoder and the evidence index as JSON.
+
+``Scorer.arrow_table`` builds the table every engine writes (``batch.score_file`` to CSV/Parquet,
+``spark.score_spark`` on the executors); ``Scorer.rank`` is the same table as a DataFrame (the
+pyfunc model's output). Columns ``constants.OUTPUT_COLUMNS``: ``task_id, rank, model, score,
+support, nearest_tasks, distance, confidence`` (see ``evidence.EvidenceIndex.explain_tasks`` for
+the last four). ``score`` is the model's softmax probability over all candidates and ``distance``
+the evidence distance, both rounded to 6 significant digits; ties are broken by model name
+ascending.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from medicalrec import constants as C
+from medicalrec.errors import ConfigError, ModelError
+from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle
+from medicalrec.serving.evidence import EvidenceIndex
+from medicalrec.serving.files import escape_formula, escape_formulas
+
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_TOP_K = 10
+SIGNIFICANT_DIGITS = 6
+ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pure helpers
+
+
+def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Round to ``digits`` significant digits (0, inf and NaN unchanged), so that the shortest
+    decimal form of each float is at most ``digits`` digits long and files stay byte-stable."""
+    x = np.asarray(values, dtype=np.float64)
+    out = x.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = digits - 1 - np.floor(np.log10(np.abs(x)))
+    # Finite, non-zero and not so tiny that 10**power overflows (those stay as they are).
+    todo = np.isfinite(power) & (power < 300)
+    if not todo.any():
+        return out
+    v, p = x[todo], power[todo]
+    up = p >= 0
+    rounded = np.empty_like(v)
+    # integer / 10^p with an exact 10^p (p <= 22) is the double nearest to the decimal: its shortest
+    # repr is the rounded decimal itself.
+    rounded[up] = np.round(v[up] * 10.0 ** p[up]) / 10.0 ** p[up]
+    rounded[~up] = np.round(v[~up] / 10.0 ** -p[~up]) * 10.0 ** -p[~up]
+    out[todo] = rounded
+    return out
+
+
+def top_k_indices(scores: np.ndarray, k: int | None) -> np.ndarray:
+    """``int64 [n, k]`` column indices by descending score, ties by column (= model name) ascending:
+    exactly a stable argsort of ``-scores``, but ``O(n * m)`` with ``np.partition`` for small ``k``.
+
+    Each score's order-preserving integer form and its column index are packed into one int64 key,
+    so partition and sort need no tie-breaking pass."""
+    scores = np.ascontiguousarray(scores, dtype=np.float32) + np.float32(0.0)  # -0.0 -> +0.0
+    n, m = scores.shape
+    k = m if k is None else min(int(k), m)
+    if n == 0 or k == 0:
+        return np.zeros((n, k), dtype=np.int64)
+    bits = scores.view(np.int32).astype(np.int64)
+    ordered = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # int order == float order
+    shift = max(1, int(m - 1).bit_length())
+    keys = (-ordered) << shift
+    keys |= np.arange(m, dtype=np.int64)
+    if k < m:
+        keys = np.partition(keys, k - 1, axis=1)[:, :k]
+    keys.sort(axis=1)
+    return keys & ((1 << shift) - 1)
+
+
+
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The scorer
+
+
+class Scorer:
+    """An ONNX Runtime session over a scoring bundle, created once and reused for every chunk.
+
+    ``device``: ``cpu``; ``cuda`` (``ModelError`` when ONNX Runtime has no CUDA provider here: a job
+    that asked for a GPU should fail loudly rather than run 10x slower unnoticed); ``auto`` (CUDA when
+    ``CUDAExecutionProvider`` is available, else CPU, with the reason in ``device_note``).
+    The library prints nothing: callers show ``device_note``.
+    """
+
+    def __init__(self, bundle: Bundle, device: str = "auto", threads: int | None = None):
+        import onnxruntime as ort
+
+        check_device(device)
+        available = ort.get_available_providers()
+        has_cuda = CUDA_PROVIDER in available
+        self.device_note = ""
+        if device == "cuda" and not has_cuda:
+            raise ModelError(
+                f"--device cuda: ONNX Runtime here has no {CUDA_PROVIDER} (available: {', '.join(available)}); "
+                "install onnxruntime-gpu with a matching CUDA, or use --device cpu/auto"
+            )
+        if device == "auto" and not has_cuda:
+            self.device_note = f"device auto: CUDA not available to ONNX Runtime ({', '.join(available)}); scoring on CPU"
+        use_cuda = has_cuda and device in ("auto", "cuda")
+        providers = [CUDA_PROVIDER, CPU_PROVIDER] if use_cuda else [CPU_PROVIDER]
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # Every core of the process's CPU set; inter-op parallelism is useless for this graph, and
+        # spinning threads only steal CPU from the rest of the pipeline (and from other jobs).
+        options.intra_op_num_threads = threads or _available_cpus()
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self.session = ort.InferenceSession(str(bundle.onnx_path), sess_options=options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types for a bad graph
+            raise ModelError(f"{bundle.onnx_path}: ONNX Runtime cannot load the model: {error}") from None
+        self.device = "cuda" if use_cuda else "cpu"
+        self.bundle = bundle
+        self.encoder = bundle.encoder
+        self.models = np.array(bundle.models, dtype=object)
+        self._csv_models = escape_formulas(self.models)
+        self.evidence = EvidenceIndex.from_json(bundle.evidence, models=bundle.models) if bundle.evidence else None
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    def _run(self, tokens: np.ndarray) -> np.ndarray:
+        """ONNX Runtime in batches of ``ORT_BATCH`` rows: large batches only add memory traffic."""
+        out = np.empty((len(tokens), self.n_models), dtype=np.float32)
+        for start in range(0, len(tokens), ORT_BATCH):
+            batch = np.ascontiguousarray(tokens[start:start + ORT_BATCH], dtype=np.int64)
+            out[start:start + ORT_BATCH] = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        return out
+
+    def _rank(self, frame: pd.DataFrame, top_k: int | None, csv_safe: bool = False) -> _Ranking:
+        """Top-k of every task; the network runs once per distinct token row (tasks whose fields
+        fall in the same buckets are identical to it), evidence runs on every task."""
+        tokens = self.encoder.tokens(frame)
+        first, inverse = unique_rows(tokens)
+        unique_scores = self._run(tokens[first])
+        unique_ranked = top_k_indices(unique_scores, top_k)
+        ranked = unique_ranked[inverse]
+        scores = np.take_along_axis(unique_scores, unique_ranked, axis=1)[inverse]
+        if self.evidence is not None:
+            evidence = self.evidence.explain_tasks(frame, ranked, label=escape_formula if csv_safe else None)
+        else:
+            n, k = ranked.shape
+            evidence = {C.SUPPORT: np.zeros((n, k), dtype=np.int64), C.NEAREST_TASKS: np.full(n, "", dtype=object),
+                        C.DISTANCE: np.full(n, np.nan), C.CONFIDENCE: np.full(n, "low", dtype=object)}
+        return _Ranking(ranked, scores, evidence)
+
+    def rank(self, frame: pd.DataFrame, top_k: int | None = DEFAULT_TOP_K) -> pd.DataFrame:
+        """``arrow_table`` of every task in ``frame`` (canonical columns, e.g. ``loading.normalize``'s
+        frame) as a DataFrame: the rows ``score_file`` writes (same rounding, not formula-escaped),
+        with ``task_id`` taken from the ``task_id`` column, else the index (kept as it is), and
+        ``rank`` and ``support`` as int64. ``top_k=None`` ranks every candidate."""
+        ids = frame[C.TASK_ID].to_numpy(dtype=object) if C.TASK_ID in frame else frame.index.to_numpy(dtype=object)
+        texts = np.array([None if pd.isna(i) else str(i) for i in ids], dtype=object)
+        table = self.arrow_table(frame, texts, top_k, csv_safe=False).cast(output_schema(dictionary=False))
+        out = table.to_pandas()
+        out[C.TASK_ID] = np.repeat(ids, len(out) // len(ids)) if len(ids) else ids
+        return out.astype({C.RANK: np.int64, C.SUPPORT: np.int64})
+
+    def arrow_table(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool):
+        """The long output of ``frame`` as an Arrow table (``output_schema(dictionary=True)``):
+        floats rounded to ``SIGNIFICANT_DIGITS``; texts dictionary-encoded, so a task's long
+        ``nearest_tasks`` text is stored once, not once per ranked model."""
+        import pyarrow as pa
+
+        ranking = self._rank(frame, check_top_k(top_k), csv_safe)
+        n, k = ranking.ranked.shape
+        per_task = np.repeat(np.arange(n, dtype=np.int32), k)
+        e = ranking.evidence
+        models = self._csv_models if csv_safe else self.models
+
+        def encoded(indices: np.ndarray, dictionary: np.ndarray):
+            return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)),
+                                                  pa.array(dictionary, type=pa.string(), from_pandas=True))
+
+        def repeated(values: np.ndarray):
+            codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+            return encoded(codes[per_task], np.asarray(uniques, dtype=object))
+
+        columns = [
+            encoded(per_task, escape_formulas(ids) if csv_safe else np.asarray(ids, dtype=object)),
+            pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n)),
+            encoded(ranking.ranked.reshape(-1), models),
+            pa.array(round_significant(ranking.scores.reshape(-1))),
+            pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
+            repeated(e[C.NEAREST_TASKS]),
+            pa.array(np.repeat(round_significant(e[C.DISTANCE]), k)),
+            repeated(e[C.CONFIDENCE]),
+        ]
+        return pa.Table.from_arrays(columns, schema=output_schema(dictionary=True))
+
+
+@dataclass
+class _Ranking:
+    ranked: np.ndarray  # int64 [n, k] candidate indices
+    scores: np.ndarray  # float32 [n, k]
+    evidence: dict[str, np.ndarray]  # EvidenceIndex.explain_tasks
+
+
+def unique_rows(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: the first row of each distinct token row, in order of appearance, and
+    each row's distinct-row number, so that ``tokens[first][inverse] == tokens``.
+
+    Features are packed into an int64 key (mixed radix, re-coded with ``pd.factorize`` before it
+    could overflow): a hash pass, not a sort."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    n = len(tokens)
+    if n == 0 or tokens.shape[1] == 0:
+        return np.zeros(min(n, 1), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    span = 1
+    for column in tokens.T:
+        low, size = int(column.min()), int(column.max() - column.min()) + 1
+        if span * size >= 2 ** 62:
+            key, uniques = pd.factorize(key)
+            key, span = key.astype(np.int64), len(uniques)
+        key = key * size + (column - low)
+        span *= size
+    inverse, uniques = pd.factorize(key)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    return first, inverse.astype(np.int64)
+
+
+
+def output_schema(dictionary: bool = False):
+    """Column types of the output; text columns dictionary-encoded in memory (``dictionary``),
+    plain strings in a Parquet file so that readers get strings, not categoricals."""
+    import pyarrow as pa
+
+    text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
+    return pa.schema([
+        (C.TASK_ID, text), (C.RANK, pa.int32()), (C.MODEL, text), (C.SCORE, pa.float64()),
+        (C.SUPPORT, pa.int32()), (C.NEAREST_TASKS, text), (C.DISTANCE, pa.float64()), (C.CONFIDENCE, text),
+    ])
+
+
+
+def check_top_k(top_k: int | None) -> int | None:
+    """``top_k`` as a positive int or None (every candidate), else ``ConfigError``."""
+    if top_k is not None and (isinstance(top_k, bool) or int(top_k) < 1):
+        raise ConfigError(f"top_k must be a positive number of models or None (all), got {top_k!r}")
+    return None if top_k is None else int(top_k)
+
+
+def check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ConfigError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    return device
+
