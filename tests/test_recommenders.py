@@ -30,6 +30,10 @@ BASELINES = [
     "logistic_regression", "random_forest", "gradient_boosting", "mlp",
     "factorization_machine", "deepfm", "two_tower",
 ]
+REFERENCES = ["lambda_mart", "prior_knn_residual"]
+# Parameters that make a recommender rank only the models it was trained on (the transformer also
+# ranks every catalogue model by default: item cold start).
+TRAINED_CANDIDATES_ONLY = {"medicalrec": {"catalogue_candidates": False}}
 
 
 def task_rows(ref: str, task: str, description: dict, results: dict[str, float | None]) -> list[dict]:
@@ -83,7 +87,7 @@ def fitted(corpus):
     def get(name: str) -> Recommender:
         _skip_if_absent(name)
         if name not in cache:
-            cache[name] = create(name, seed=7).fit(corpus, "IV")
+            cache[name] = create(name, seed=7, **TRAINED_CANDIDATES_ONLY.get(name, {})).fit(corpus, "IV")
         return cache[name]
 
     return get
@@ -106,9 +110,9 @@ def expected_order(scores: np.ndarray, models: list[str]) -> list[str]:
 
 # --- the contract, for every recommender -----------------------------------------------------------
 
-def test_registry_lists_medicalrec_first_then_the_twelve_baselines():
-    assert recommender_names() == ["medicalrec", *BASELINES]
-    for name in BASELINES:
+def test_registry_lists_medicalrec_first_then_the_twelve_baselines_then_the_references():
+    assert recommender_names() == ["medicalrec", *BASELINES, *REFERENCES]
+    for name in BASELINES + REFERENCES:
         klass = get_recommender_class(name)
         assert klass.name == name
         assert klass.description and klass.unseen_task_policy
@@ -137,7 +141,7 @@ def test_saved_then_loaded_scores_identically(name, fitted, queries, tmp_path):
 
 @pytest.mark.parametrize("name", recommender_names())
 def test_same_seed_gives_identical_scores(name, fitted, corpus, queries):
-    again = create(name, seed=7).fit(corpus, "IV")
+    again = create(name, seed=7, **TRAINED_CANDIDATES_ONLY.get(name, {})).fit(corpus, "IV")
     np.testing.assert_array_equal(again.score(queries), fitted(name).score(queries))
 
 
@@ -159,7 +163,7 @@ def test_single_model_corpus_in_mode_one(name, tmp_path):
         task_rows(HAND_REF, "a", {**WOUND, C.N_SAMPLES: 100}, {"OnlyNet": 0.9})
         + task_rows(HAND_REF, "b", {**WOUND, C.N_SAMPLES: 900}, {"OnlyNet": 0.7})
     )
-    model = create(name).fit(only, "I")
+    model = create(name, **TRAINED_CANDIDATES_ONLY.get(name, {})).fit(only, "I")
     scores = model.score(edge_queries())
     assert scores.shape == (3, 1) and np.isfinite(scores).all()
     assert model.recommend(edge_queries(), k=5) == [[("OnlyNet", s)] for s in scores[:, 0]]
@@ -179,7 +183,7 @@ def test_recommend_returns_k_names_by_score_then_name(name, fitted, queries):
         assert [s for _, s in row] == [scores[i, model.models_.index(m)] for m, _ in row]
 
 
-@pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.parametrize("name", recommender_names())
 def test_unknown_parameter_is_a_config_error_naming_it(name):
     with pytest.raises(ConfigError, match="not_a_parameter"):
         create(name, not_a_parameter=1)

@@ -7,7 +7,7 @@ from importlib import import_module
 from medicalrec.errors import ConfigError
 
 # name -> "module:Class"; modules are imported on demand so that listing names stays cheap.
-# MedicalRec first, then the baselines from trivial to learned.
+# MedicalRec first, then the baselines from trivial to learned, then the two references.
 RECOMMENDERS: dict[str, str] = {
     "medicalrec": "medicalrec.recommenders.medicalrec_transformer:MedicalRecTransformer",
     "random": "medicalrec.recommenders.random_ranker:RandomRanker",
@@ -22,6 +22,9 @@ RECOMMENDERS: dict[str, str] = {
     "factorization_machine": "medicalrec.recommenders.factorization_machine:FactorizationMachine",
     "deepfm": "medicalrec.recommenders.deep_fm:DeepFM",
     "two_tower": "medicalrec.recommenders.two_tower:TwoTower",
+    # Two stronger references for the transformer to beat.
+    "lambda_mart": "medicalrec.recommenders.lambda_mart:LambdaMart",
+    "prior_knn_residual": "medicalrec.recommenders.prior_knn_residual:PriorKnnResidual",
 }
 
 

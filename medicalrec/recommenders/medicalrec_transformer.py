@@ -1,24 +1,28 @@
-"""The MedicalRec transformer: a BERT-style encoder over task-feature tokens, softmax over models.
+"""The MedicalRec transformer (v2): a (task, candidate) scorer on top of a leaderboard prior.
 
-Every feature of the mode is one token (``FeatureEncoder.tokens``: categorical values, buckets of
-numbers on the training distribution, and a ``[MISSING]`` token per feature); a ``[CLS]`` token is
-prepended, a small pre-norm transformer encoder reads the sequence, and a linear head on ``[CLS]``
-gives one logit per candidate model.
+``score(task, m) = prior[m] + delta(task, m)``, as a softmax over every candidate:
 
-Training optimises two targets at once, both as cross-entropy against soft labels:
+* **prior**: each candidate's mean within-task gain (relevance min-max scaled within a task) over
+  the training tasks that rated it, shrunk toward its attribute group (architecture + adaptation,
+  then family + adaptation, then all models) by ``prior_pseudo_tasks``. Training tasks are weighted
+  ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image collection are not independent
+  evidence. A candidate no training task rated (item cold start, e.g. a new model of the
+  catalogue) gets its groups' prior; one with no rated group ranks below every rated one.
+* **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
+  ``[CLS]`` token, pre-norm layers written with plain matmuls so the graph exports to ONNX) gives one
+  task vector; every candidate has a vector from its id (``[UNK]`` when unseen) and its catalogue
+  attributes, precomputed once; ``delta = (W t) . c / sqrt(d)`` with ``W`` initialised to zero, so
+  the untrained model *is* the prior. Trained with ListNet over the models each task evaluated
+  (the task's gains against ``prior + delta``, temperature ``temperature``) plus an L2 penalty on
+  delta, with feature and id dropout, full batch.
+* **gate**: the delta ships only when it beats the prior on held-out *datasets*: the validation
+  loss curve, averaged over ``inner_folds`` dataset-grouped inner folds, includes epoch 0 (the prior
+  alone), and a trained epoch must beat it by ``gate_margin``. Otherwise delta is off and the model
+  is the prior. The chosen number of epochs is then refit on all training tasks.
 
-* **record**: the model a record reports, over the softmax of *all* candidates (what the record
-  protocol measures: "which model would this paper have used?");
-* **task**: the task's listwise target (``TrainingSet.task_targets``, more mass on better models)
-  over a softmax restricted to the models evaluated on that task (ListNet), so the encoder learns
-  which of the models people try works best for tasks like this one, not only which is popular.
-
-Features are masked at random during training (performance fields of mode IV more often), so
-rankings stay sensible when a user leaves fields empty. Early stopping uses a validation split
-grouped by task; the chosen number of epochs is then refit on all records.
-
-Attention is written with plain matrix products (no fused kernels) so that the module exports to
-ONNX as is and ONNX Runtime reproduces it to float precision.
+Under the record protocol (``objective="record"``, "which model would this paper have used?") the
+prior is each candidate's log share of the training records and the delta is trained with
+cross-entropy over all candidates on the records' own models.
 """
 
 from __future__ import annotations
@@ -31,45 +35,53 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
-from medicalrec.bench.modes import PERFORMANCE_FEATURES
-from medicalrec.bench.splits import validation_split
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
+from medicalrec.recommenders.best_mean_relevance import task_gains
 from medicalrec.recommenders.params import parse_params
+
+# Catalogue attributes that form a candidate's tokens, in order.
+CANDIDATE_ATTRIBUTES = ("architecture", "family", "adaptation", "pretraining", "size_class")
+OBJECTIVES = ("task", "record")
 
 
 @dataclass
 class TransformerConfig:
-    """Defaults chosen to need no tuning on the bundled data, the real corpus and a 5,000-record
-    generated corpus; ``max_seconds`` bounds one fit on 2 CPU cores."""
+    """Defaults from leave-dataset-out cross-validation on the public corpus (README, "Results")."""
 
-    d_model: int = 32  # width of every token embedding
+    d_model: int = 32  # width of every token and candidate embedding
     n_heads: int = 4
-    n_layers: int = 2
+    n_layers: int = 1
     dim_feedforward: int = 64
-    dropout: float = 0.0  # feature masking regularises; dropout halved the step speed for no measured gain
-    feature_mask_prob: float = 0.05  # chance to hide any feature during training
-    performance_mask_prob: float = 0.5  # chance to hide each mode-IV performance field
-    objective: str = "task"  # "task": rank the models of a task by how well they did (record and
-    # listwise targets as below); "record": predict the model a paper used (record target only,
-    # unweighted), which is what the record protocol measures
-    record_weight: float = 0.2  # weight of the record target; the task (listwise) target gets the rest
-    listwise_record_weights: bool = True  # weigh each record by its model's share of the task's listwise
-    # target (mean 1 within a task), so records of models that did well count more
-    lr: float = 3e-3
+    objective: str = "task"  # "task": rank a task's models by how well they did; "record": predict a record's model
+    temperature: float = 0.25  # ListNet temperature on within-task gains (and on the output softmax)
+    prior_pseudo_tasks: float = 2.0  # shrinkage of a candidate's mean gain toward its attribute group
+    dataset_weight_power: float = 0.5  # a training task weighs n_tasks(its dataset) ** -power; 0 = every task 1
+    attribute_prior: bool = True  # shrink toward attribute groups (and score never-rated candidates from them)
+    catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
+    delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
+    feature_mask_prob: float = 0.15  # chance to hide any task feature while training
+    id_mask_prob: float = 0.2  # chance to hide a candidate's id (so attributes carry unseen ones)
+    lr: float = 0.01
     weight_decay: float = 1e-4
-    batch_size: int = 256
-    max_epochs: int = 100
-    patience: int = 10  # epochs without validation improvement before stopping
-    validation_fraction: float = 0.15  # of tasks, held out for early stopping
-    refit_full: bool = True  # after early stopping, retrain on all records for the chosen epochs
-    max_seconds: float | None = None  # optional wall-clock cap per fit; off by default because a
-    # cap makes results depend on machine load (the same seed picked different modes under load)
-    threads: int = 1  # torch intra-op threads while fitting: matrices this small gain nothing from more,
-    # and on a busy 2-core machine two threads were 5x slower than one (measured)
+    max_epochs: int = 40
+    patience: int = 8  # gate epochs without a better held-out loss before an inner fold stops
+    inner_folds: int = 3  # dataset-grouped inner folds of the gate; 0 = no gate, train max_epochs
+    gate_margin: float = 0.01  # validation loss a trained epoch must gain over the prior alone
+    threads: int = 1  # torch threads while fitting: matrices this small gain nothing from more
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"medicalrec: objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"medicalrec: d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if self.inner_folds == 1 or self.inner_folds < 0:
+            raise ConfigError(f"medicalrec: inner_folds must be 0 or at least 2, got {self.inner_folds}")
+        if not self.temperature > 0:
+            raise ConfigError(f"medicalrec: temperature must be > 0, got {self.temperature}")
 
 
-def _build_network(vocab_sizes: list[int], n_models: int, config: TransformerConfig):
+def _build_network(vocab_sizes: list[int], n_ids: int, attribute_sizes: list[int], config: TransformerConfig):
     import torch
     from torch import nn
 
@@ -82,51 +94,86 @@ def _build_network(vocab_sizes: list[int], n_models: int, config: TransformerCon
             self.qkv = nn.Linear(d, 3 * d)
             self.out = nn.Linear(d, d)
             self.norm2 = nn.LayerNorm(d)
-            self.ff = nn.Sequential(
-                nn.Linear(d, config.dim_feedforward), nn.GELU(), nn.Dropout(config.dropout),
-                nn.Linear(config.dim_feedforward, d),
-            )
-            self.drop = nn.Dropout(config.dropout)
+            self.ff = nn.Sequential(nn.Linear(d, config.dim_feedforward), nn.GELU(), nn.Linear(config.dim_feedforward, d))
 
         def forward(self, x):
             b, n, d = x.shape
             q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
             attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
-            mixed = (attention @ v).transpose(1, 2).reshape(b, n, d)
-            x = x + self.drop(self.out(mixed))
-            return x + self.drop(self.ff(self.norm2(x)))
+            x = x + self.out((attention @ v).transpose(1, 2).reshape(b, n, d))
+            return x + self.ff(self.norm2(x))
 
-    class MedicalRecNet(nn.Module):
-        """tokens ``int64 [batch, n_features]`` -> logits ``[batch, n_models]``."""
+    class PairNet(nn.Module):
+        """Task tokens ``int64 [B, F]`` -> task vectors; candidate ids and attributes -> candidate
+        vectors; ``delta [B, M]`` from both."""
 
         def __init__(self) -> None:
             super().__init__()
+            d = config.d_model
             offsets = np.concatenate([[1], 1 + np.cumsum(vocab_sizes)[:-1]]).astype(np.int64)
             self.register_buffer("offsets", torch.as_tensor(offsets))
-            self.embedding = nn.Embedding(1 + int(sum(vocab_sizes)), config.d_model)  # row 0 is [CLS]
-            self.position = nn.Parameter(torch.zeros(1, len(vocab_sizes) + 1, config.d_model))
+            self.embedding = nn.Embedding(1 + int(sum(vocab_sizes)), d)  # row 0 is [CLS]
+            self.position = nn.Parameter(torch.zeros(1, len(vocab_sizes) + 1, d))
             nn.init.normal_(self.position, std=0.02)
             self.layers = nn.ModuleList(EncoderLayer() for _ in range(config.n_layers))
-            self.norm = nn.LayerNorm(config.d_model)
-            self.head = nn.Linear(config.d_model, n_models)
+            self.task_norm = nn.LayerNorm(d)
+            self.candidate_id = nn.Embedding(n_ids + 1, d)  # row 0 is [UNK]
+            nn.init.normal_(self.candidate_id.weight, std=0.02)
+            self.attributes = nn.ModuleList(nn.Embedding(size, d) for size in attribute_sizes)
+            self.candidate_norm = nn.LayerNorm(d)
+            self.bilinear = nn.Linear(d, d, bias=False)
+            nn.init.zeros_(self.bilinear.weight)  # delta = 0 at the start: the untrained model is the prior
 
-        def forward(self, tokens):
-            cls = torch.zeros_like(tokens[:, :1])
-            ids = torch.cat([cls, tokens + self.offsets], dim=1)
+        def tasks(self, tokens):
+            ids = torch.cat([torch.zeros_like(tokens[:, :1]), tokens + self.offsets], dim=1)
             x = self.embedding(ids) + self.position
             for layer in self.layers:
                 x = layer(x)
-            return self.head(self.norm(x[:, 0]))
+            return self.task_norm(x[:, 0])
 
-    return MedicalRecNet()
+        def candidates(self, ids, attributes):
+            x = self.candidate_id(ids)
+            for j, embedding in enumerate(self.attributes):
+                x = x + embedding(attributes[:, j])
+            return self.candidate_norm(x)
+
+        def delta(self, task_vectors, candidate_vectors):
+            return self.bilinear(task_vectors) @ candidate_vectors.T / math.sqrt(config.d_model)
+
+    return PairNet()
+
+
+def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarray, delta_on: bool, temperature: float):
+    """``tokens -> softmax((base + delta) / temperature)`` with the candidate vectors precomputed as
+    constants: the graph batch scoring runs (encode each task once, one matrix product per batch)."""
+    import torch
+
+    with torch.no_grad():
+        candidates = net.candidates(torch.as_tensor(ids), torch.as_tensor(attributes)).detach().clone()
+
+    class Scoring(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+            self.register_buffer("base", torch.as_tensor(base, dtype=torch.float32))
+            self.register_buffer("candidate_vectors", candidates)
+
+        def forward(self, tokens):
+            logits = self.base + tokens[:, :1].to(torch.float32) * 0.0  # [B, M]; keeps the batch axis
+            if delta_on:
+                logits = logits + self.net.delta(self.net.tasks(tokens), self.candidate_vectors)
+            return torch.softmax(logits / temperature, dim=-1)
+
+    return Scoring().eval()
 
 
 class MedicalRecTransformer(Recommender):
     name = "medicalrec"
-    description = "BERT-style encoder over task-feature tokens, softmax over candidate models"
+    description = ("leaderboard prior (dataset-weighted, attribute-smoothed) plus a gated (task, candidate) "
+                   "adjustment from a BERT-style encoder over task-feature tokens and candidate attribute tokens")
     unseen_task_policy = (
-        "unseen categories map to [UNK], empty fields to [MISSING] (both seen in training through "
-        "masking); numbers fall into the training buckets"
+        "unseen categories map to [UNK], empty fields to [MISSING] (trained through feature masking); "
+        "a candidate never rated in training is scored from its catalogue attributes"
     )
 
     @classmethod
@@ -137,8 +184,6 @@ class MedicalRecTransformer(Recommender):
     def __init__(self, seed: int = 0, **params):
         super().__init__(seed=seed, **params)
         self.config = parse_params(TransformerConfig, params, self.name)
-        if self.config.objective not in ("task", "record"):
-            raise ConfigError(f"medicalrec: objective must be 'task' or 'record', got {self.config.objective!r}")
         self.net = None
         self.history_: dict = {}
 
@@ -146,114 +191,85 @@ class MedicalRecTransformer(Recommender):
     def _fit(self, data: TrainingSet) -> None:
         import torch
 
-        previous_threads = torch.get_num_threads()
+        previous = torch.get_num_threads()
         torch.set_num_threads(self.config.threads)
         try:
-            self._fit_with_validation(data)
+            self._fit_gated(data)
         finally:
-            torch.set_num_threads(previous_threads)
+            torch.set_num_threads(previous)
 
-    def _fit_with_validation(self, data: TrainingSet) -> None:
-        config = self.config
+    def _fit_gated(self, data: TrainingSet) -> None:
         started = time.perf_counter()
-        record_tokens = self.encoder.tokens(data.records)
-        task_tokens = self.encoder.tokens(data.task_frame)
-        n_models = len(self.models_)
-        record_targets = np.zeros((len(record_tokens), n_models), dtype=np.float32)
-        record_targets[np.arange(len(record_tokens)), data.record_model] = 1.0
-        if config.objective == "task" and config.listwise_record_weights:
-            evaluated = (data.task_targets > 0).sum(axis=1)
-            share = data.task_targets[data.task_of_record, data.record_model] * evaluated[data.task_of_record]
-            record_targets *= share[:, None].astype(np.float32)
-        task_targets = data.task_targets.astype(np.float32)
-
-        train_tasks, val_tasks = validation_split(np.arange(len(data.task_ids)), config.validation_fraction, self.seed)
+        config = self.config
+        trained_models = list(self.models_)
+        self.models_ = _candidates(trained_models, config.catalogue_candidates)
+        column = np.array([self.models_.index(m) for m in trained_models])
+        self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
+        self.ids_[column] = np.arange(1, len(trained_models) + 1)
+        self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
+        levels = _levels(self.attributes_) if config.attribute_prior else []
+        if config.objective == "task":
+            gains = np.full((len(data.task_ids), len(self.models_)), np.nan)
+            gains[:, column] = task_gains(data)
+            examples = _TaskExamples(gains, self.encoder.tokens(data.task_frame), _task_datasets(data), config, levels)
+        else:
+            examples = _RecordExamples(data, column, len(self.models_), self.encoder.tokens(data.records),
+                                       _task_datasets(data)[data.task_of_record], config)
+        self.base_ = examples.base(np.ones(examples.n, dtype=bool))
         epochs = config.max_epochs
-        if len(val_tasks) and config.refit_full:
-            in_val = np.isin(data.task_of_record, val_tasks)
-            probe = self._train(
-                record_tokens[~in_val], record_targets[~in_val], task_tokens[train_tasks], task_targets[train_tasks],
-                validation=(record_tokens[in_val], record_targets[in_val], task_tokens[val_tasks], task_targets[val_tasks]),
-                max_epochs=config.max_epochs, deadline=_deadline(started, config.max_seconds, 0.5),
-            )
-            epochs = probe["best_epoch"]
-            self.history_["validation"] = probe
-        final = self._train(record_tokens, record_targets, task_tokens, task_targets, validation=None,
-                            max_epochs=max(epochs, 1), deadline=_deadline(started, config.max_seconds, 1.0))
-        self.history_["final"] = final
+        if config.inner_folds >= 2 and examples.n_groups >= config.inner_folds:
+            curve = examples.validation_curve(self._train, config.inner_folds, self.seed)
+            penalised = curve + config.gate_margin * (np.arange(len(curve)) > 0)
+            epochs = int(np.argmin(penalised))
+            self.history_["gate_curve"] = [float(v) for v in curve]
+        self.delta_on_ = epochs > 0
+        self.history_.update({"epochs": epochs, "delta_on": bool(self.delta_on_)})
+        self.net = self._train(examples, np.ones(examples.n, dtype=bool), None, epochs)[0]
         self.history_["fit_seconds"] = time.perf_counter() - started
 
-    def _train(self, record_tokens, record_targets, task_tokens, task_targets, validation, max_epochs, deadline) -> dict:
-        """One training run from a fresh seeded network; with ``validation``, early stopping keeps
-        the best epoch's weights and reports it."""
+    def _train(self, examples, train: np.ndarray, held: np.ndarray | None, epochs: int):
+        """A fresh seeded network trained ``epochs`` full-batch steps on ``train`` examples; with
+        ``held``, also the held-out loss after every epoch (index 0: before training = the prior)."""
         import torch
 
         config = self.config
         torch.manual_seed(self.seed)
         generator = torch.Generator().manual_seed(self.seed)
-        self.net = _build_network(self.encoder.vocab_sizes, len(self.models_), config)
-        optimiser = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        performance = torch.tensor([f in PERFORMANCE_FEATURES for f in self.encoder.features])
-        mask_prob = torch.where(performance, config.performance_mask_prob, config.feature_mask_prob)
+        net = _build_network(self.encoder.vocab_sizes, int(self.ids_.max()), self.attribute_sizes_, config)
+        optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        ids = torch.as_tensor(self.ids_)
+        attributes = torch.as_tensor(self.attributes_)
+        fit_batch = examples.batch(train)
+        held_batch = examples.batch(held, train) if held is not None else None
+        curve = []
 
-        tokens = torch.as_tensor(np.concatenate([record_tokens, task_tokens]))
-        targets = torch.as_tensor(np.concatenate([record_targets, task_targets]))
-        is_task = torch.cat([torch.zeros(len(record_tokens), dtype=torch.bool), torch.ones(len(task_tokens), dtype=torch.bool)])
-        record_weight = 1.0 if config.objective == "record" else config.record_weight
-        weights = torch.where(is_task, 1.0 - record_weight, record_weight)
-        # Balance the two targets: records outnumber tasks, so each side is scaled to its share.
-        n_records, n_tasks = max(len(record_tokens), 1), max(len(task_tokens), 1)
-        weights = weights * torch.where(is_task, len(tokens) / n_tasks, len(tokens) / n_records) / 2
+        def held_loss() -> float:
+            net.eval()
+            with torch.no_grad():
+                delta = net.delta(net.tasks(held_batch.tokens), net.candidates(ids, attributes))
+                return float(examples.loss(held_batch, delta, config))
 
-        best = {"loss": math.inf, "epoch": 0, "state": None}
-        epochs_run, bad_epochs = 0, 0
-        for epoch in range(1, max_epochs + 1):
-            self.net.train()
-            order = torch.randperm(len(tokens), generator=generator)
-            for start in range(0, len(order), config.batch_size):
-                batch = order[start:start + config.batch_size]
-                hide = torch.rand(len(batch), tokens.shape[1], generator=generator) < mask_prob
-                batch_tokens = tokens[batch].masked_fill(hide, 0)
-                loss = _soft_cross_entropy(self.net(batch_tokens), targets[batch], is_task[batch], weights[batch])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-            epochs_run = epoch
-            if validation is not None:
-                val_loss = self._validation_loss(*validation)
-                if val_loss < best["loss"] - 1e-4:
-                    best = {"loss": val_loss, "epoch": epoch,
-                            "state": {k: v.detach().clone() for k, v in self.net.state_dict().items()}}
-                    bad_epochs = 0
-                else:
-                    bad_epochs += 1
-                    if bad_epochs >= config.patience:
-                        break
-            if time.perf_counter() > deadline:
-                break
-        if validation is not None and best["state"] is not None:
-            self.net.load_state_dict(best["state"])
-        self.net.eval()
-        return {"epochs_run": epochs_run, "best_epoch": best["epoch"] or epochs_run,
-                "best_validation_loss": None if best["state"] is None else float(best["loss"])}
-
-    def _validation_loss(self, record_tokens, record_targets, task_tokens, task_targets) -> float:
-        import torch
-
-        self.net.eval()
-        with torch.no_grad():
-            losses = []
-            if len(record_tokens):
-                logits = self.net(torch.as_tensor(record_tokens))
-                losses.append(_soft_cross_entropy(logits, torch.as_tensor(record_targets), torch.zeros(len(logits), dtype=torch.bool)).item())
-            if len(task_tokens):
-                logits = self.net(torch.as_tensor(task_tokens))
-                losses.append(_soft_cross_entropy(logits, torch.as_tensor(task_targets), torch.ones(len(logits), dtype=torch.bool)).item())
-        return float(np.mean(losses)) if losses else math.inf
+        if held_batch is not None:
+            curve.append(held_loss())
+        for _ in range(epochs):
+            if held_batch is not None and len(curve) - 1 - int(np.argmin(curve)) >= config.patience:
+                break  # no better held-out loss for ``patience`` epochs
+            net.train()
+            tokens = fit_batch.tokens.masked_fill(torch.rand(fit_batch.tokens.shape, generator=generator) < config.feature_mask_prob, 0)
+            dropped = ids.masked_fill(torch.rand(ids.shape, generator=generator) < config.id_mask_prob, 0)
+            delta = net.delta(net.tasks(tokens), net.candidates(dropped, attributes))
+            loss = examples.loss(fit_batch, delta, config)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if held_batch is not None:
+                curve.append(held_loss())
+        net.eval()
+        return net, np.array(curve)
 
     # --- inference ------------------------------------------------------------------------------
     def score(self, tasks: pd.DataFrame) -> np.ndarray:
-        """Softmax probabilities over all candidate models, ``float64 [n_tasks, n_models]``."""
+        """Softmax over all candidates of ``(prior + delta) / temperature``, ``float64 [n_tasks, n_models]``."""
         self._check_fitted()
         if self.net is None:
             raise ModelError("medicalrec: network weights missing; fit() or load() first")
@@ -271,52 +287,217 @@ class MedicalRecTransformer(Recommender):
         return out
 
     def scoring_module(self):
-        """The network with a softmax on top, in eval mode: what ONNX export traces."""
-        import torch
-
-        net = self.net
-
-        class Scoring(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.net = net
-
-            def forward(self, tokens):
-                return torch.softmax(self.net(tokens), dim=-1)
-
-        return Scoring().eval()
+        """The scoring graph in eval mode: what ONNX export traces."""
+        return _scoring_module(self.net, self.base_, self.ids_, self.attributes_, self.delta_on_, self.config.temperature)
 
     # --- persistence ----------------------------------------------------------------------------
     def _metadata(self) -> dict:
-        return {"config": asdict(self.config), "history": self.history_}
+        return {"config": asdict(self.config), "history": self.history_, "delta_on": bool(self.delta_on_),
+                "attribute_sizes": list(self.attribute_sizes_)}
 
     def _load_metadata(self, extra: dict) -> None:
         self.config = TransformerConfig(**extra["config"])
         self.history_ = extra.get("history", {})
+        self.delta_on_ = bool(extra["delta_on"])
+        self.attribute_sizes_ = list(extra["attribute_sizes"])
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        return {**state, "base": self.base_, "ids": self.ids_, "attributes": self.attributes_}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         import torch
 
-        self.net = _build_network(self.encoder.vocab_sizes, len(self.models_), self.config)
-        self.net.load_state_dict({k: torch.as_tensor(v) for k, v in arrays.items()})
+        self.base_, self.ids_, self.attributes_ = arrays["base"], arrays["ids"], arrays["attributes"]
+        self.net = _build_network(self.encoder.vocab_sizes, int(self.ids_.max()), self.attribute_sizes_, self.config)
+        self.net.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("net.")})
         self.net.eval()
 
 
-def _deadline(started: float, max_seconds: float | None, share: float) -> float:
-    return math.inf if max_seconds is None else started + max_seconds * share
+# --- candidates and their attributes --------------------------------------------------------------
+
+def _candidates(trained: list[str], with_catalogue: bool) -> list[str]:
+    """Candidates by name: the trained models, plus every catalogue model when asked."""
+    if not with_catalogue:
+        return sorted(trained)
+    from medicalrec.catalogue import Catalogue
+
+    return sorted(set(trained) | set(Catalogue.load().names()))
 
 
-def _soft_cross_entropy(logits, targets, is_task, weights=None):
-    """Cross-entropy against soft labels; task rows use a softmax restricted to the models the task
-    evaluated (those with target mass), record rows the softmax over all models."""
-    import torch
+def _attribute_codes(models: list[str]) -> tuple[np.ndarray, list[int]]:
+    """``int64 [M, len(CANDIDATE_ATTRIBUTES)]`` codes (0 = unknown) and the vocabulary size of each."""
+    from medicalrec.catalogue import UNK, Catalogue
 
-    restricted = logits.masked_fill(is_task[:, None] & (targets <= 0), -1e9)
-    log_probs = torch.log_softmax(restricted, dim=-1)
-    per_row = -(targets * log_probs).sum(dim=-1)
-    if weights is not None:
-        per_row = per_row * weights
-    return per_row.mean()
+    catalogue = Catalogue.load()
+    rows = [catalogue.attributes(m) for m in models]
+    codes = np.zeros((len(models), len(CANDIDATE_ATTRIBUTES)), dtype=np.int64)
+    sizes = []
+    for j, name in enumerate(CANDIDATE_ATTRIBUTES):
+        values = [getattr(row, name) for row in rows]
+        known = sorted({str(v) for v in values if v not in (None, "", UNK)})
+        index = {v: i + 1 for i, v in enumerate(known)}
+        codes[:, j] = [index.get(str(v), 0) for v in values]
+        sizes.append(len(known) + 1)
+    return codes, sizes
+
+
+def _levels(codes: np.ndarray) -> list[np.ndarray]:
+    """Attribute groups, fine to coarse: architecture + adaptation, family + adaptation. A model
+    whose attributes are unknown is a group of its own (never pooled with other unknowns)."""
+    a, f, d = (CANDIDATE_ATTRIBUTES.index(n) for n in ("architecture", "family", "adaptation"))
+    levels = []
+    for columns in ((a, d), (f, d)):
+        key = [tuple(row) if row.all() else ("own", i) for i, row in enumerate(codes[:, columns])]
+        _, level = np.unique(np.array([str(k) for k in key]), return_inverse=True)
+        levels.append(level)
+    return levels
+
+
+def _task_datasets(data: TrainingSet) -> np.ndarray:
+    """The dataset of each training task (its task id where the records name none)."""
+    frame = data.records
+    if C.DATASET in frame and frame[C.DATASET].notna().any():
+        named = frame.groupby(C.TASK_ID, sort=False)[C.DATASET].first()
+        values = named.reindex(data.task_ids)
+        return np.where(values.notna(), "dataset: " + values.astype(str), "task: " + pd.Index(data.task_ids).astype(str))
+    return np.array(["task: " + t for t in data.task_ids])
+
+
+def dataset_weights(datasets: np.ndarray, power: float) -> np.ndarray:
+    """``w_t = n_tasks(dataset of t) ** -power``."""
+    _, inverse, counts = np.unique(np.asarray(datasets).astype(str), return_inverse=True, return_counts=True)
+    return counts[inverse].astype(float) ** -float(power)
+
+
+def leaderboard_prior(gains: np.ndarray, weights: np.ndarray, pseudo_tasks: float, levels: list[np.ndarray]) -> np.ndarray:
+    """``[M]`` prior per candidate, NaN where neither it nor any of its groups was rated:
+
+    ``prior[m] = (sum_t w_t gain[t, m] + k parent[m]) / (sum_t w_t [m rated on t] + k)``, where the
+    parent is the model's finest attribute group, itself shrunk the same way toward its parent, up
+    to the weighted mean gain of all models."""
+    rated = ~np.isnan(gains)
+    n = (rated * weights[:, None]).sum(axis=0)
+    s = (np.where(rated, gains, 0.0) * weights[:, None]).sum(axis=0)
+    parent = np.full(gains.shape[1], s.sum() / max(n.sum(), 1e-12))
+    known = rated.any(axis=0)
+    for level in levels[::-1]:
+        group_n, group_s = np.bincount(level, n), np.bincount(level, s)
+        parent = (group_s[level] + pseudo_tasks * parent) / (group_n[level] + pseudo_tasks)
+        known |= group_n[level] > 0
+    return np.where(known, (s + pseudo_tasks * parent) / (n + pseudo_tasks), np.nan)
+
+
+def _inner_folds(groups: np.ndarray, n_folds: int, seed: int) -> list[np.ndarray]:
+    from medicalrec.bench.splits import grouped_folds
+
+    return [test for _, test in grouped_folds(groups, n_folds, seed)]
+
+
+@dataclass
+class _Batch:
+    tokens: object  # torch int64 [B, F]
+    targets: object  # torch float [B, M]: gains (task) or one-hot (record); NaN = not evaluated
+    prior: object  # torch float [B, M]
+    weights: object  # torch float [B]
+
+
+class _TaskExamples:
+    """One example per training task: its feature tokens and its gains over the candidates."""
+
+    def __init__(self, gains, tokens, datasets, config: TransformerConfig, levels):
+        self.gains, self.tokens, self.datasets, self.config, self.levels = gains, tokens, datasets, config, levels
+        self.n = len(gains)
+        self.n_groups = len(np.unique(datasets))
+
+    def base(self, rows: np.ndarray) -> np.ndarray:
+        """Prior from ``rows``; never-rated candidates below every rated one."""
+        weights = dataset_weights(self.datasets[rows], self.config.dataset_weight_power)
+        prior = leaderboard_prior(self.gains[rows], weights, self.config.prior_pseudo_tasks, self.levels)
+        return np.where(np.isnan(prior), -1.0, prior)
+
+    def batch(self, rows: np.ndarray, prior_rows: np.ndarray | None = None) -> _Batch:
+        """Examples ``rows``: a held-out batch sees the prior of ``prior_rows`` (like a new task);
+        a training batch sees, per task, the prior without the task's own dataset, so the delta
+        learns what the prior misses on datasets it has not seen."""
+        import torch
+
+        rows = np.flatnonzero(rows)
+        if prior_rows is not None:
+            prior = np.tile(self.base(prior_rows), (len(rows), 1))
+        else:
+            prior = np.empty((len(rows), self.gains.shape[1]))
+            for dataset in np.unique(self.datasets[rows]):
+                others = np.zeros(self.n, dtype=bool)
+                others[rows] = True
+                others &= self.datasets != dataset
+                prior[self.datasets[rows] == dataset] = self.base(others) if others.any() else 0.0
+        keep = (~np.isnan(self.gains[rows])).sum(axis=1) >= 2
+        rows, prior = rows[keep], prior[keep]
+        return _Batch(torch.as_tensor(self.tokens[rows]), torch.as_tensor(self.gains[rows], dtype=torch.float32),
+                      torch.as_tensor(prior, dtype=torch.float32), torch.ones(len(rows)))
+
+    def loss(self, batch: _Batch, delta, config: TransformerConfig):
+        """ListNet over each task's evaluated candidates plus ``delta_l2`` times the mean squared delta."""
+        import torch
+
+        evaluated = ~torch.isnan(batch.targets)
+        target = torch.softmax((torch.nan_to_num(batch.targets) / config.temperature).masked_fill(~evaluated, -1e9), dim=1)
+        logits = ((batch.prior + delta) / config.temperature).masked_fill(~evaluated, -1e9)
+        listnet = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        return listnet + config.delta_l2 * (delta.pow(2) * evaluated).sum() / evaluated.sum().clamp(min=1)
+
+    def validation_curve(self, train, n_folds: int, seed: int) -> np.ndarray:
+        return _validation_curve(self, train, self.datasets, n_folds, seed)
+
+
+class _RecordExamples:
+    """One example per training record: its task's tokens and its own model (record protocol)."""
+
+    def __init__(self, data: TrainingSet, column: np.ndarray, n_models: int, tokens, datasets, config):
+        self.model = column[data.record_model]
+        self.n_models, self.tokens, self.datasets, self.config = n_models, tokens, datasets, config
+        self.n = len(self.model)
+        self.n_groups = len(np.unique(datasets))
+
+    def base(self, rows: np.ndarray) -> np.ndarray:
+        """Log share of the records of ``rows`` per candidate (one pseudo-record spread over all)."""
+        counts = np.bincount(self.model[rows], minlength=self.n_models) + 1.0 / self.n_models
+        return np.log(counts / counts.sum()) * self.config.temperature
+
+    def batch(self, rows: np.ndarray, prior_rows: np.ndarray | None = None) -> _Batch:
+        import torch
+
+        rows = np.flatnonzero(rows)
+        prior = self.base(prior_rows if prior_rows is not None else np.ones(self.n, dtype=bool))
+        targets = np.full((len(rows), self.n_models), np.nan, dtype=np.float32)
+        targets[np.arange(len(rows)), self.model[rows]] = 1.0
+        return _Batch(torch.as_tensor(self.tokens[rows]), torch.as_tensor(targets),
+                      torch.as_tensor(np.tile(prior, (len(rows), 1)), dtype=torch.float32), torch.ones(len(rows)))
+
+    def loss(self, batch: _Batch, delta, config: TransformerConfig):
+        import torch
+
+        target = torch.nan_to_num(batch.targets)
+        logits = (batch.prior + delta) / config.temperature
+        return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean() + config.delta_l2 * delta.pow(2).mean()
+
+    def validation_curve(self, train, n_folds: int, seed: int) -> np.ndarray:
+        return _validation_curve(self, train, self.datasets, n_folds, seed)
+
+
+def _validation_curve(examples, train, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Held-out loss after 0..max_epochs epochs, averaged over dataset-grouped inner folds."""
+    curves = []
+    for test in _inner_folds(groups, n_folds, seed):
+        held = np.zeros(examples.n, dtype=bool)
+        held[test] = True
+        if not (~held).any():
+            continue
+        _, curve = train(examples, ~held, held, examples.config.max_epochs)
+        curves.append(curve)
+    if not curves:
+        return np.zeros(1)
+    # A fold that stopped early stays at its last loss for the epochs it did not run.
+    length = max(len(c) for c in curves)
+    return np.mean([np.pad(c, (0, length - len(c)), mode="edge") for c in curves], axis=0)
