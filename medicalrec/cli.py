@@ -401,10 +401,13 @@ def promote(version, force, do_rollback, model_name, metric, data):
 
 @main.command()
 @_sweep_options
+@click.option("--group-by", type=click.Choice(["dataset", "ref", "task"]), default=None,
+              help="What task-protocol folds hold out whole [default: dataset where the file has that column, "
+                   "else task]; ref = leave-source-out, where most of a source's models are new to training.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
               show_default=True, help="Folder for results.csv, per_task.csv, timings.csv, summary.csv, "
                                       "summary.md and the PNG plots.")
-def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers, out):
+def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers, group_by, out):
     """Cross-validate recommenders on a bench file and write a comparison table and plots to a local
     folder (no MLflow; `medicalrec train --no-register` is the same comparison logged to MLflow).
 
@@ -431,13 +434,13 @@ def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers,
     for note in bench.notes:
         click.echo(f"note: {note}", err=True)
     records = bench.frame
-    n_splits = resolve_n_splits(records, protocol, folds)
+    n_splits = resolve_n_splits(records, protocol, folds, group_by)
     total = n_steps(records, protocol, mode_list, names, n_splits, repeats)
     with ExitStack() as stack:
         progress, done = _progress("evaluating", stack), iter(range(1, total + 1))
         evaluation = run_evaluation(records, protocol, mode_list, names, n_splits=n_splits, seed=seed,
                                     progress=lambda label: progress(label, next(done), total), repeats=repeats,
-                                    workers=workers or default_workers())
+                                    workers=workers or default_workers(), group_by=group_by)
     paths = write_report(evaluation, out, data_label=path.name)
     click.echo(describe_scheme(evaluation, path.name))
     click.echo(to_markdown(summarize(evaluation), metric_names(protocol)))

@@ -221,6 +221,13 @@ def test_task_folds_group_by_dataset_else_by_task():
     assert split_groups(without, C.PROTOCOL_TASK).tolist() == ["task: A :: t1", "task: A :: t2", "task: B :: t1",
                                                               "task: B :: t1", "task: C :: t9"]
     assert cv_grouping(without, C.PROTOCOL_TASK) == C.TASK and cv_grouping(frame, C.PROTOCOL_RECORD) == C.REF
+    # leave-source-out on request: whole refs, whatever their datasets
+    assert split_groups(frame, C.PROTOCOL_TASK, group_by=C.REF).tolist() == ["ref: A"] * 2 + ["ref: B"] * 2 + ["ref: C"]
+    assert cv_grouping(frame, C.PROTOCOL_TASK, C.REF) == C.REF
+    with pytest.raises(ConfigError, match="grouping"):
+        split_groups(frame, C.PROTOCOL_TASK, group_by="model")
+    with pytest.raises(ConfigError, match="record protocol"):
+        split_groups(frame, C.PROTOCOL_RECORD, group_by=C.DATASET)
 
 
 def test_validation_split_is_grouped_and_reproducible():

@@ -48,14 +48,26 @@ def grouped_folds(groups: pd.Series | np.ndarray, n_splits: int, seed: int) -> I
         yield positions[~test], positions[test]
 
 
-def split_groups(records: pd.DataFrame, protocol: str) -> pd.Series:
+GROUPINGS = (C.DATASET, C.REF, C.TASK)  # what task-protocol folds may hold out whole
+
+
+def split_groups(records: pd.DataFrame, protocol: str, group_by: str | None = None) -> pd.Series:
     """The group of every record under a protocol: ``ref`` for record; for task the ``dataset``
-    (``"dataset: <name>"``) where the record names one, else its ``task_id`` (``"task: <id>"``)."""
+    (``"dataset: <name>"``) where the record names one, else its ``task_id`` (``"task: <id>"``).
+
+    ``group_by`` overrides the task protocol's grouping: ``ref`` holds out whole sources (leave-
+    source-out: most of a source's models are then new to training), ``task`` single tasks."""
+    if group_by is not None and group_by not in GROUPINGS:
+        raise ConfigError(f"unknown grouping {group_by!r}; choose from {', '.join(GROUPINGS)}")
     if protocol == C.PROTOCOL_RECORD:
+        if group_by not in (None, C.REF):
+            raise ConfigError("the record protocol always holds out whole refs")
         return records[C.REF].astype(str)
     if protocol == C.PROTOCOL_TASK:
         task = "task: " + with_task_ids(records)[C.TASK_ID].astype(str)
-        if C.DATASET not in records:
+        if group_by == C.REF:
+            return "ref: " + records[C.REF].astype(str)
+        if group_by == C.TASK or C.DATASET not in records:
             return task
         dataset = records[C.DATASET]
         named = dataset.notna() & (dataset.astype(str).str.strip() != "")
@@ -63,17 +75,20 @@ def split_groups(records: pd.DataFrame, protocol: str) -> pd.Series:
     raise ConfigError(f"unknown protocol {protocol!r}; choose from {', '.join(C.PROTOCOLS)}")
 
 
-def cv_grouping(records: pd.DataFrame, protocol: str) -> str:
+def cv_grouping(records: pd.DataFrame, protocol: str, group_by: str | None = None) -> str:
     """What the folds of ``split_groups`` hold out whole: ``ref``, ``dataset`` or ``task``."""
     if protocol == C.PROTOCOL_RECORD:
         return C.REF
+    if group_by is not None:
+        return group_by
     has_dataset = C.DATASET in records and records[C.DATASET].notna().any()
     return C.DATASET if has_dataset else C.TASK
 
 
-def protocol_folds(records: pd.DataFrame, protocol: str, n_splits: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def protocol_folds(records: pd.DataFrame, protocol: str, n_splits: int, seed: int,
+                   group_by: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Grouped folds for a protocol, as positions into ``records``."""
-    return grouped_folds(split_groups(records, protocol), n_splits, seed)
+    return grouped_folds(split_groups(records, protocol, group_by), n_splits, seed)
 
 
 def validation_split(groups: pd.Series | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

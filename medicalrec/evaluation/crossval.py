@@ -53,10 +53,10 @@ def metric_names(protocol: str) -> list[str]:
     return M.record_metric_names() if protocol == C.PROTOCOL_RECORD else M.task_metric_names()
 
 
-def resolve_n_splits(records: pd.DataFrame, protocol: str, n_splits: int | str) -> int:
+def resolve_n_splits(records: pd.DataFrame, protocol: str, n_splits: int | str, group_by: str | None = None) -> int:
     """Number of folds actually used: ``0``/``"loo"`` means one per group; more folds than groups
     are clipped to the number of groups."""
-    n_groups = split_groups(records, protocol).nunique()
+    n_groups = split_groups(records, protocol, group_by).nunique()
     if isinstance(n_splits, str):
         text = n_splits.strip().lower()
         if text == "loo":
@@ -131,6 +131,7 @@ def evaluate(
     params: dict[str, dict] | None = None,
     repeats: int = 1,
     workers: int = 1,
+    group_by: str | None = None,
 ) -> Evaluation:
     """Cross-validate every (mode, recommender) on the same grouped folds (see ``Evaluation``).
 
@@ -152,11 +153,11 @@ def evaluate(
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
     frame = with_task_ids(records.reset_index(drop=True))
-    n_folds = resolve_n_splits(frame, protocol, n_splits)
-    if repeats > 1 and n_folds == split_groups(frame, protocol).nunique():
+    n_folds = resolve_n_splits(frame, protocol, n_splits, group_by)
+    if repeats > 1 and n_folds == split_groups(frame, protocol, group_by).nunique():
         raise ConfigError("repeats > 1 needs K-fold: leave-one-group-out splits are the same for every seed")
     splits = [(repeat, fold, test) for repeat in range(repeats)
-              for fold, (_, test) in enumerate(protocol_folds(frame, protocol, n_folds, seed + repeat))]
+              for fold, (_, test) in enumerate(protocol_folds(frame, protocol, n_folds, seed + repeat, group_by))]
     jobs = [_Job(i, mode.name, name) for i in range(len(splits)) for mode in modes for name, _ in factories]
     state = _SweepState(frame, protocol, [test for _, _, test in splits], dict(factories), seed)
     outputs = _run_jobs(state, jobs, workers, progress, splits, n_folds)
@@ -174,7 +175,7 @@ def evaluate(
     results = _ordered(pd.DataFrame(rows, columns=list(C.RESULT_COLUMNS)), modes, factories, names)
     per_task = pd.DataFrame(task_rows, columns=[*C.KEY_COLUMNS, C.TASK_ID, *names])
     timings = pd.DataFrame(timing_rows, columns=list(C.TIMING_COLUMNS))
-    return Evaluation(results, per_task, timings, n_folds, repeats, int(workers), cv_grouping(frame, protocol),
+    return Evaluation(results, per_task, timings, n_folds, repeats, int(workers), cv_grouping(frame, protocol, group_by),
                       time.perf_counter() - started)
 
 
