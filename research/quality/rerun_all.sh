@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduces every number in REPORT.md on ONE core (~12 min). Per-task results -> results/<variant>__<protocol>[__cold].csv
+set -e
+export OMP_NUM_THREADS=1
+cd "$(dirname "$0")"
+run() { python run.py "$@"; }
+# (1) reference recommenders
+for p in dataset ref task; do run best_mean --protocol $p; done
+run best_mean --protocol ref --cold; run best_mean --cold
+for p in dataset ref task; do run knn_resid --protocol $p; done
+for v in lambdamart lambdamart_lodo lambdamart_attr; do run $v; run $v --protocol ref; done
+# (2) attribute-smoothed priors (strict = unseen models last; --cold = may score unseen models from their groups)
+run hier_prior; run hier_prior --protocol ref; run hier_prior --protocol ref --cold; run hier_prior --cold
+run knn_resid_hier; run knn_resid_hier --protocol ref --cold
+# (3) transformer v2 pair scorer
+run tv2_default --params '{"scales":[0.25,0.5,1.0]}'
+run tv2_noid --params '{"use_id":false,"scales":[0.25,0.5,1.0]}'
+run tv2_l0 --params '{"n_layers":0,"scales":[0.25,0.5,1.0]}'
+run tv2_dot --params '{"head":"dot","scales":[0.25,0.5,1.0]}'
+run tv2_lr1e3 --params '{"lr":0.001,"scales":[0.25,0.5,1.0]}'
+run tv2_l2x4 --params '{"l2":2.0,"scales":[0.5,1.0,2.0]}'
+run tv2_fixed30 --params '{"val_frac":0,"max_epochs":30,"scales":[0.25,0.5,1.0]}'
+run tv2_fixed30_in --params '{"val_frac":0,"max_epochs":30,"prior_train":"in","scales":[0.25,0.5,1.0]}'
+run tv2_tau1 --params '{"tau":1.0,"scales":[0.25,0.5,1.0]}'
+run tv2_fixed30_tau1 --params '{"val_frac":0,"max_epochs":30,"tau":1.0,"scales":[0.25,0.5,1.0]}'
+run tv2_dw --params '{"dw":0.5,"scales":[0.25,0.5,1.0]}'
+run tv2z_dw --params '{"dw":0.5,"scales":[0.25,0.5,1.0]}'
+run tv2z --params '{"scales":[0.25,0.5,1.0]}'; run tv2z --protocol task --params '{"scales":[0.5,1.0]}'
+run tv2g_dw --params '{"dw":0.5,"loss_dw":0.5,"scales":[0.5,1.0]}'
+G='{"n_layers":0,"batch":256,"lr":0.01,"max_epochs":40,"inner_folds":3,"dw":0.5,"loss_dw":0.5,"scales":[1.0]}'
+run tv2_gated --params "$G"; run tv2_gated --protocol ref --params "$G"
+run tv2_gated_diag --params '{"n_layers":0,"batch":256,"lr":0.01,"max_epochs":40,"inner_folds":3,"dw":0.5,"loss_dw":0.5,"scales":[0.0,0.1,1.0]}'
+S='{"n_layers":0,"batch":256,"lr":0.01,"max_epochs":40,"inner_folds":3,"dw":0.5,"loss_dw":0.5,"gate_margin":0.01,"scales":[1.0]}'
+run tv2_ship --params "$S"; run tv2_ship --protocol ref --params "$S"
+# (4) priors / ensembles / regularisation
+for v in pl_prior best_mean_gain weighted_prior weighted_prior_ref weighted_prior_grid stratified_prior dw_knn_resid dw_rank_prior; do
+  run $v; run $v --protocol ref; done
+run pl_prior_tau1; run weighted_prior_grid --protocol task
+run dw_hier_prior; run dw_hier_prior --protocol ref; run dw_hier_prior --protocol ref --cold; run dw_hier_prior --cold
+run dw_knn_resid_hier; run dw_knn_resid_hier --protocol ref --cold
+# tables
+python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
+python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)
+python robustness.py              # results/robustness_10seeds.csv
