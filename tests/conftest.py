@@ -45,3 +45,14 @@ def scoring_bundle(tmp_path_factory):
     directory = tmp_path_factory.mktemp("bundle")
     export_bundle(transformer, directory, records, records.head(40))
     return transformer, resolve_bundle(directory), records
+
+
+def pytest_addoption(parser):
+    parser.addoption("--reverse", action="store_true",
+                     help="Run the tests in reverse collection order (with -p no:randomly), to check that no "
+                          "test depends on an earlier one.")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--reverse"):
+        items.reverse()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -69,3 +70,37 @@ def test_score_with_a_missing_input_file_exits_2_and_writes_nothing(tmp_path, sc
 def test_score_top_k_must_be_a_positive_number_or_all(tmp_path):
     result = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
     assert result.exit_code == 2 and "at least 1" in result.output
+
+
+def test_train_and_evaluate_share_validation_before_any_work(tmp_path, monkeypatch):
+    """Seeds are >= 0 and folds are N >= 2 or 'loo' on both commands (exit 2, one line, no store)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for command in ("train", "evaluate"):
+        for args, fragment in [(("--seed", "-1"), "--seed"), (("--folds", "0"), "loo"), (("--folds", "x"), "loo")]:
+            result = run(command, *args)
+            assert result.exit_code == 2, (command, args, result.output)
+            assert fragment in result.output
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_entry_point_shim_translates_mlproject_parameters():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "entrypoints"))
+    try:
+        from _cli import cli_args
+    finally:
+        sys.path.pop(0)
+    argv = ["--model-name", "m", "--version", "latest", "--force", "false", "--data", "none", "--rollback", "true"]
+    assert cli_args(argv, flags=("--force", "--rollback"), optional=("--version", "--data")) == \
+        ["--model-name", "m", "--rollback"]
+    assert cli_args(["--version", "3", "--force", "TRUE"], flags=("--force",), optional=("--version",)) == \
+        ["--version", "3", "--force"]
+
+
+def test_entry_points_and_cli_give_the_same_one_line_error(tmp_path):
+    """A bad parameter through the MLproject shim is the CLI's own message and exit code."""
+    script = Path(__file__).resolve().parents[1] / "entrypoints" / "score.py"
+    shim = subprocess.run([sys.executable, str(script), "--input", "x.csv", "--output", "y.csv", "--top-k", "0"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    direct = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
+    assert shim.returncode == direct.exit_code == 2
+    assert "at least 1" in shim.stderr and "at least 1" in direct.output

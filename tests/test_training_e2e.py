@@ -34,7 +34,14 @@ def _store(directory: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def head() -> str:
+    """HEAD when the module's training ran (another commit may land while the tests run)."""
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, head):
     from medicalrec.mlops.training import TrainConfig, run_training
 
     directory = tmp_path_factory.mktemp("store")
@@ -135,7 +142,7 @@ def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
         assert part["NDCG@5"].iloc[0] == part["NDCG@5"].max()  # best first within each mode
 
 
-def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained, client):
+def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained, head, client):
     result, _, _ = trained
     frame = result.evaluation.results
     rows = frame[(frame["recommender"] == "medicalrec") & (frame["metric"] == "NDCG@5")]
@@ -150,9 +157,7 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
     assert tags["onnx_opset"] == "18"
     assert float(tags["metric.NDCG_at_5"]) == pytest.approx(means.max())
     assert "NDCG@5=" in tags["metrics"] and "Regret@1=" in tags["metrics"]
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    expected = head.stdout.strip() if head.returncode == 0 else "unknown"
-    assert tags["git_commit"].removesuffix("-dirty") == expected
+    assert tags["git_commit"].removesuffix("-dirty") == head
 
 
 def test_registered_bundle_reproduces_the_refit_transformer(trained, client):

@@ -1,4 +1,4 @@
-"""Figures of an evaluation summary (``evaluation.summarize``), saved as PNG with matplotlib's Agg
+"""Figures of an evaluation summary (``report.summarize``), saved as PNG with matplotlib's Agg
 backend (imported inside each function so that importing this module costs nothing).
 
 The transformer is drawn thick, in red and on top, because it is the model the project ships; the

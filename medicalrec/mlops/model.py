@@ -63,7 +63,7 @@ def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
 
 def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
     """Log the bundle as an MLflow pyfunc model in the active run. Models-from-code: the model is
-    ``medicalrec/pyfunc.py`` plus the bundle artifact, and a copy of this package travels as
+    ``medicalrec/serving/pyfunc.py`` plus the bundle artifact, and a copy of this package travels as
     ``code_paths`` so the model loads where medicalrec is not installed; nothing is pickled.
     Returns MLflow's ``ModelInfo``."""
     import shutil

@@ -15,7 +15,7 @@ Aliases of a registered model:
      are comparable only when they were measured the same way: equal ``CV_SCHEME_TAGS`` (data,
      protocol, what the folds hold out whole, folds and repeats);
    * otherwise, when ``data`` is given, both versions' bundles are scored on that file with the task
-     protocol (``evaluation.task_vectors`` + ``metrics.task_metrics``, mean over its tasks);
+     protocol (``evaluation.crossval.task_vectors`` + ``evaluation.metrics.task_metrics``, mean over its tasks);
    * otherwise the promotion is refused with a message saying how to compare them; or
 
 3. ``force=True``: promoted whatever the metrics say, recorded as forced.

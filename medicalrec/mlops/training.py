@@ -5,20 +5,20 @@
 1. **validate** every parameter (``validate_config``) and load the data: a bad mode, recommender,
    metric, protocol, fold count, transformer parameter or data file is a ``ConfigError`` (or the
    loader's typed error) before any MLflow run exists;
-2. **cross-validate** each (mode x recommender) with ``evaluation.evaluate`` on the same grouped
+2. **cross-validate** each (mode x recommender) with ``evaluation.crossval.evaluate`` on the same grouped
    folds (task protocol: grouped by ``dataset``; ``repeats`` times with seeds seed, seed+1, ...;
    fits in ``workers`` processes), and log one child run per pair under one parent run: params,
-   ``data_hash``, every metric of the protocol (``evaluation.summarize``: the mean over held-out
+   ``data_hash``, every metric of the protocol (``evaluation.report.summarize``: the mean over held-out
    tasks) plus ``<metric>_std`` (standard deviation over folds) and ``<metric>_p`` (Wilcoxon
    signed-rank p-value against ``best_mean_relevance``),
    fit time, per-fold values and plots; the parent gets the comparison table (CSV + Markdown), the
-   full report and summary plots (``evaluation.write_report``) and where the time went
+   full report and summary plots (``evaluation.report.write_report``) and where the time went
    (``time_<recommender>_seconds`` metrics and ``report/timings.csv``);
 3. **select**: the transformer (recommender ``medicalrec``) of the mode with the best chosen
    validation metric (lowest for ``Regret@1``; ties go to the mode listed first);
 4. **refit** that transformer on all the data given, **export** it (``export.export_bundle``, ONNX
    parity checked on every task's query plus all-missing and unseen probe rows, since no task is held
-   out any more), log it as an MLflow pyfunc model (``medicalrec/pyfunc.py``, models-from-code: no
+   out any more), log it as an MLflow pyfunc model (``serving/pyfunc.py`` via ``mlops.model``, models-from-code: no
    pickle) and **register** it under ``model_name`` with tags (mode, metrics, data hash, git
    commit, ONNX opset, protocol). Promotion is separate: ``registry.promote``.
 
@@ -116,7 +116,7 @@ class TrainResult:
     experiment_id: str
     child_run_ids: dict[str, str]  # "<mode>/<recommender>" -> run id
     evaluation: object  # evaluation.Evaluation: fold results, per-task metrics, timings
-    summary: pd.DataFrame  # evaluation.summarize
+    summary: pd.DataFrame  # evaluation.report.summarize
     data_hash: str
     best_mode: str | None = None  # mode of the shipped transformer (None: no transformer trained)
     best_value: float | None = None  # its cross-validated selection metric

@@ -1,6 +1,6 @@
 """The MLflow pyfunc model of a MedicalRec scoring bundle, logged as code (MLflow "models from code").
 
-``training.log_bundle_model`` logs this file as ``python_model`` together with the artifact
+``mlops.model.log_bundle_model`` logs this file as ``python_model`` together with the artifact
 ``bundle`` (``model.onnx`` + ``medicalrec.json``). MLflow copies the file into the model and runs it
 at load time; ``set_model`` below names the model object. Nothing is pickled: the weights are the
 ONNX graph, everything else is JSON.
@@ -9,7 +9,7 @@ ONNX graph, everything else is JSON.
 feature columns, any of them empty; an optional ``task_id``). It is normalised and validated like a
 bench file (``loading.normalize``: percentages become fractions, a bad value raises
 ``ValidationError`` naming row, column and value), and the result is the ranked long table of
-``scoring.Scorer.rank``: ``task_id, rank, model, score, support, nearest_tasks, distance,
+``scorer.Scorer.rank`` (rounded like the batch output): ``task_id, rank, model, score, support, nearest_tasks, distance,
 confidence``, every candidate model per task unless ``params={"top_k": k}`` with ``k > 0``.
 """
 
