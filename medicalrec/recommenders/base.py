@@ -24,7 +24,7 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec.bench.modes import Mode, get_mode
-from medicalrec.bench.tasks import add_relevance, task_queries
+from medicalrec.bench.tasks import add_relevance, scale_within_task, task_queries
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.features import FeatureEncoder
 
@@ -95,8 +95,7 @@ def _listwise_target(models: np.ndarray, relevance: np.ndarray, n_models: int, t
     np.maximum.at(best, models[known], relevance[known])
     evaluated = np.isfinite(best)
     values = best[evaluated]
-    spread = values.max() - values.min()
-    scaled = (values - values.min()) / spread if spread > 0 else np.ones_like(values)
+    scaled = scale_within_task(values)
     weights = np.exp((scaled - 1.0) / temperature)
     target[evaluated] = weights / weights.sum()
     return target

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
+from medicalrec.bench.tasks import scale_within_task
 from medicalrec.errors import ConfigError
 from medicalrec.recommenders.base import Recommender, TrainingSet
 from medicalrec.recommenders.params import parse_params
@@ -30,9 +31,7 @@ def task_gains(data: TrainingSet) -> np.ndarray:
         evaluated = np.isfinite(row)
         if not evaluated.any():
             continue
-        values = row[evaluated]
-        spread = values.max() - values.min()
-        gains[t, evaluated] = (values - values.min()) / spread if spread > 0 else 1.0
+        gains[t, evaluated] = scale_within_task(row[evaluated])
     return gains
 
 
