@@ -363,9 +363,16 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, me
     click.echo(f"runs: parent {result.parent_run_id} + {len(result.child_run_ids)} child runs in {tracking_uri()}, "
                f"{result.seconds:.0f} s")
     if result.model_version:
+        from medicalrec.mlops.training import describe_comparison
+
         click.echo(f"best transformer: mode {result.best_mode}, {metric} {result.best_value:.4f} (cross-validated); "
                    f"registered {model_name} version {result.model_version} (ONNX parity "
                    f"{result.parity_max_abs_diff:.2g}); next: medicalrec promote")
+        comparison = describe_comparison(result.reference)
+        if result.reference["beats"] is False:
+            click.echo(f"WARNING: {comparison}; registered anyway so that scoring works", err=True)
+        else:
+            click.echo(comparison)
     elif not register:
         click.echo("compared only (--no-register): nothing registered")
     else:

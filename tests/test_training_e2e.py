@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"max_epochs": 3, "d_model": 16, "n_heads": 2, "n_layers": 1, "dim_feedforward": 32}
 MODES = "I,III"
-RECOMMENDERS = "medicalrec,popularity,knn_tasks"
+RECOMMENDERS = "medicalrec,popularity,best_mean_relevance"
 
 
 def _store(directory: Path) -> str:
@@ -90,7 +90,7 @@ def _artifacts(client, run_id: str, path: str) -> set[str]:
 
 def test_progress_counts_every_fit_and_the_shipping_steps(trained):
     _, _, steps = trained
-    fits = 2 * 3 * 2
+    fits = 2 * 3 * 2  # modes x recommenders x folds
     assert [d for _, d, _ in steps] == list(range(1, fits + 5))
     assert {t for _, _, t in steps} == {fits + 4}
     assert steps[-1][0] == "registered medicalrec version 1"
@@ -119,9 +119,10 @@ def test_one_child_run_per_mode_and_recommender_with_params_metrics_and_plots(tr
         assert sorted((m.step, m.value) for m in history) == sorted(enumerate(fold_values))
     transformer_params = children[("I", "medicalrec")].data.params
     assert transformer_params["param.max_epochs"] == "3" and transformer_params["param.d_model"] == "16"
-    from medicalrec.recommenders.knn_tasks import KnnTasksConfig
+    from medicalrec.recommenders.best_mean_relevance import BestMeanRelevanceConfig
 
-    assert children[("I", "knn_tasks")].data.params["param.k"] == str(KnnTasksConfig().k)  # default, filled in
+    # a default, filled in
+    assert children[("I", "best_mean_relevance")].data.params["param.prior_tasks"] == str(BestMeanRelevanceConfig().prior_tasks)
     # artifacts live next to the database, not in the working directory
     assert client.get_run(result.parent_run_id).info.artifact_uri.startswith((directory / "mlartifacts").as_uri())
 
@@ -158,6 +159,14 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
     assert float(tags["metric.NDCG_at_5"]) == pytest.approx(means.max())
     assert "NDCG@5=" in tags["metrics"] and "Regret@1=" in tags["metrics"]
     assert tags["git_commit"].removesuffix("-dirty") == head
+    # the verdict against the leaderboard: on the run (tag) and on the version (description)
+    comparison = result.reference
+    assert comparison["beats"] in (True, False) and set(comparison["metrics"]) == {"NDCG@5", "Regret@1"}
+    verdict = "beats" if comparison["beats"] else "does NOT beat"
+    assert f"{verdict} best_mean_relevance on NDCG@5" in version.description
+    run = client.get_run(result.parent_run_id)
+    assert run.data.tags["medicalrec.beats_best_mean"] == str(comparison["beats"]).lower()
+    assert ("medicalrec.warning" in run.data.tags) == (not comparison["beats"])
 
 
 def test_registered_bundle_reproduces_the_refit_transformer(trained, client):

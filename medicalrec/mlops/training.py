@@ -123,6 +123,7 @@ class TrainResult:
     model_uri: str | None = None  # the logged MLflow model
     model_version: str | None = None  # registered version
     parity_max_abs_diff: float | None = None
+    reference: dict | None = None  # the shipped transformer against best_mean_relevance (``compare_with_reference``)
     seconds: float = 0.0
     transformer: object | None = None  # the refit MedicalRecTransformer (in memory only; the registry holds its ONNX export)
 
@@ -438,6 +439,40 @@ def select_mode(summary: pd.DataFrame, metric: str, recommender: str = TRANSFORM
     return str(rows[C.MODE].iloc[best]), float(values[best])
 
 
+def compare_with_reference(summary: pd.DataFrame, mode: str, metric: str) -> dict:
+    """The transformer of ``mode`` against ``best_mean_relevance`` (the leaderboard) on the sweep's
+    own cross-validation: both means of ``metric`` (and Regret@1 where the protocol has it), the
+    paired p-value and whether the transformer is better on ``metric``. ``beats`` is None when the
+    reference was not part of the sweep."""
+    from medicalrec.evaluation.crossval import REFERENCE
+
+    table = summary[summary[C.MODE] == mode].set_index([C.RECOMMENDER, C.METRIC])
+    out = {"reference": REFERENCE, "mode": mode, "metric": metric, "beats": None, "metrics": {}}
+    for name in dict.fromkeys((metric, M.REGRET_AT_1)):
+        if (TRANSFORMER, name) in table.index and (REFERENCE, name) in table.index:
+            ours, theirs = float(table.at[(TRANSFORMER, name), "mean"]), float(table.at[(REFERENCE, name), "mean"])
+            p_value = _finite(table.at[(TRANSFORMER, name), "p_value"])
+            out["metrics"][name] = {"transformer": ours, "reference": theirs, "p_value": p_value}
+    if metric in out["metrics"]:
+        values = out["metrics"][metric]
+        better = values["transformer"] < values["reference"] if M.lower_is_better(metric) else values["transformer"] > values["reference"]
+        out["beats"] = bool(better)
+    return out
+
+
+def describe_comparison(comparison: dict) -> str:
+    """One line: the transformer against the leaderboard, per metric, with the paired p-value."""
+    parts = []
+    for name, values in comparison["metrics"].items():
+        p_value = "n/a" if values["p_value"] is None else f"{values['p_value']:.2g}"
+        parts.append(f"{name} {values['transformer']:.4f} vs {values['reference']:.4f} (Wilcoxon p={p_value})")
+    if comparison["beats"] is None:
+        return f"{comparison['reference']} was not in the sweep: no comparison"
+    verdict = "beats" if comparison["beats"] else "does NOT beat"
+    return (f"transformer (mode {comparison['mode']}) {verdict} {comparison['reference']} on {comparison['metric']} "
+            f"in the sweep's cross-validation: " + "; ".join(parts))
+
+
 def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: TrainResult, bundle_dir: Path,
                            step: _Stepper) -> None:
     import mlflow
@@ -452,6 +487,13 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
     result.best_mode, result.best_value = mode, value
     mlflow.set_tags({"selected_mode": mode, "selection_metric": config.metric})
     mlflow.log_metric(f"selected_{metric_key(config.metric)}", value)
+    # The product's reason to exist is ranking better than the leaderboard: say loudly when it does
+    # not, and register all the same so that scoring keeps working.
+    result.reference = compare_with_reference(summary, mode, config.metric)
+    verdict = describe_comparison(result.reference)
+    mlflow.set_tags({"medicalrec.beats_best_mean": str(result.reference["beats"]).lower(), "medicalrec.comparison": verdict})
+    if result.reference["beats"] is False:
+        mlflow.set_tag("medicalrec.warning", "WARNING: " + verdict)
 
     transformer = create(TRANSFORMER, int(config.seed), **plan.params[TRANSFORMER])
     fit_started = time.perf_counter()
@@ -482,6 +524,10 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
     tags = version_tags(plan, mode, cv_metrics, cv_std, bundle.metadata)
     version = mlflow.register_model(info.model_uri, config.model_name, tags=tags)
     result.model_version = str(version.version)
+    mlflow.tracking.MlflowClient().update_model_version(
+        config.model_name, version.version,
+        description=(f"MedicalRec transformer, mode {mode}, trained on {Path(plan.source).name} "
+                     f"({len(plan.records):,} records). {verdict}."))
     mlflow.set_tags({"registered_model": config.model_name, "registered_version": result.model_version})
     step(f"registered {config.model_name} version {result.model_version}")
 
