@@ -100,5 +100,6 @@ METRIC = "metric"
 VALUE = "value"
 KEY_COLUMNS = (PROTOCOL, MODE, RECOMMENDER, REPEAT, FOLD)
 RESULT_COLUMNS = (*KEY_COLUMNS, METRIC, VALUE, "n_queries", "fit_seconds")
-SUMMARY_COLUMNS = (PROTOCOL, MODE, RECOMMENDER, METRIC, "mean", "std", "n", "n_tasks", "p_value", "fit_seconds")
+SUMMARY_COLUMNS = (PROTOCOL, MODE, RECOMMENDER, METRIC, "mean", "std", "n", "n_tasks", "p_value", "wins", "losses",
+                   "fit_seconds")
 TIMING_COLUMNS = (*KEY_COLUMNS, "fit_seconds", "score_seconds")

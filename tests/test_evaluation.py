@@ -15,7 +15,7 @@ from medicalrec.bench.tasks import task_table, with_task_ids
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.evaluation.crossval import evaluate, metric_names, n_steps, resolve_n_splits, task_vectors
 from medicalrec.evaluation.report import summarize, timing_breakdown, to_markdown, write_report
-from medicalrec.evaluation.statistics import wilcoxon_p
+from medicalrec.evaluation.statistics import wilcoxon_p, wins_losses
 from medicalrec.recommenders import recommender_names
 from medicalrec.recommenders.base import Recommender, TrainingSet
 
@@ -359,6 +359,12 @@ def test_wilcoxon_signed_rank_by_hand():
     assert math.isnan(wilcoxon_p(np.array([0.5, 0.7]), np.array([0.5, 0.7])))  # identical rankings: no test
 
 
+def test_wins_and_losses_by_hand():
+    values, reference = np.array([0.9, 0.5, 0.7, np.nan, 0.2]), np.array([0.8, 0.6, 0.7, 0.1, 0.1])
+    assert wins_losses(values, reference) == (2, 1)  # 0.9 > 0.8 and 0.2 > 0.1 win; 0.5 < 0.6 loses; tie, NaN neither
+    assert wins_losses(values, reference, lower_is_better=True) == (1, 2)
+
+
 def test_no_dataset_is_on_both_sides_of_any_fold(real):
     """The task protocol holds out whole image collections: every repeat's folds partition the 98
     datasets, and no dataset has records on both sides of a fold."""
@@ -408,7 +414,11 @@ def test_summary_pairs_every_recommender_with_best_mean(real_subset):
     differences = per_task["popularity"] - per_task["best_mean_relevance"]
     expected = wilcoxon(differences[differences != 0]).pvalue
     assert summary.at[("popularity", "Regret@1"), "p_value"] == pytest.approx(expected)
-    assert "(p=" in to_markdown(summary.reset_index())
+    # lower regret is a win: the direction the two-sided p-value does not give
+    assert summary.at[("popularity", "Regret@1"), "wins"] == (differences < 0).sum()
+    assert summary.at[("popularity", "Regret@1"), "losses"] == (differences > 0).sum()
+    wins, losses = int((differences < 0).sum()), int((differences > 0).sum())
+    assert f", {wins}:{losses})" in to_markdown(summary.reset_index())
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

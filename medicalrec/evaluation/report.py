@@ -12,7 +12,14 @@ import pandas as pd
 from medicalrec import constants as C
 from medicalrec.evaluation import metrics as M
 from medicalrec.evaluation.crossval import REFERENCE, Evaluation, metric_names
-from medicalrec.evaluation.statistics import task_means, wilcoxon_p
+from medicalrec.evaluation.statistics import task_means, wilcoxon_p, wins_losses
+
+
+CELL_LEGEND = (
+    f"Cells: mean ± std over folds; (p=..., W:L) two-sided Wilcoxon signed-rank p-value of the per-task "
+    f"values against {REFERENCE}, and the held-out tasks where the recommender is better (W) and worse "
+    f"(L) than it."
+)
 
 
 def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFrame:
@@ -23,7 +30,9 @@ def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFram
     * ``std``, ``n``: standard deviation (ddof 1) and count of the fold values (all repeats).
     * ``n_tasks``: tasks behind the mean (task protocol).
     * ``p_value``: task protocol, ``wilcoxon_p`` of the per-task values against ``reference`` on
-      the same tasks and mode (NaN for the reference itself, or when it was not evaluated).
+      the same tasks and mode (NaN for the reference itself, or when it was not evaluated);
+      ``wins``/``losses``: the tasks where the recommender is better / worse than the reference
+      (the direction a two-sided p-value does not say).
     """
     results = evaluation.results
     keys = [C.PROTOCOL, C.MODE, C.RECOMMENDER, C.METRIC]
@@ -32,6 +41,8 @@ def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFram
     summary["fit_seconds"] = grouped["fit_seconds"].mean()
     summary["n_tasks"] = np.nan
     summary["p_value"] = np.nan
+    summary["wins"] = np.nan
+    summary["losses"] = np.nan
     if not evaluation.per_task.empty:
         means = task_means(evaluation.per_task)
         long = means.melt(id_vars=[C.PROTOCOL, C.MODE, C.RECOMMENDER, C.TASK_ID], var_name=C.METRIC)
@@ -45,8 +56,10 @@ def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFram
                 if recommender == reference or recommender not in wide:
                     continue
                 block = wide.loc[(protocol, mode, metric)]
-                summary.loc[(protocol, mode, recommender, metric), "p_value"] = wilcoxon_p(
-                    block[recommender].to_numpy(), block[reference].to_numpy())
+                ours, theirs = block[recommender].to_numpy(), block[reference].to_numpy()
+                key = (protocol, mode, recommender, metric)
+                summary.loc[key, "p_value"] = wilcoxon_p(ours, theirs)
+                summary.loc[key, ["wins", "losses"]] = wins_losses(ours, theirs, M.lower_is_better(metric))
     return summary.reset_index()[list(C.SUMMARY_COLUMNS)]
 
 
@@ -62,11 +75,15 @@ def timing_breakdown(evaluation: Evaluation) -> pd.DataFrame:
     return table.sort_values("fit_seconds", ascending=False).reset_index()
 
 
-def _cell(mean: float, std: float, decimals: int, p_value: float = float("nan")) -> str:
+def _cell(mean: float, std: float, decimals: int, p_value: float = float("nan"), wins: float = float("nan"),
+          losses: float = float("nan")) -> str:
     if pd.isna(mean):
         return "n/a"
     text = f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ± {std:.{decimals}f}"
-    return text if pd.isna(p_value) else f"{text} (p={p_value:.2g})"
+    if pd.isna(p_value):
+        return text
+    record = "" if pd.isna(wins) else f", {int(wins)}:{int(losses)}"
+    return f"{text} (p={p_value:.2g}{record})"
 
 
 def to_markdown(summary: pd.DataFrame, metrics: Sequence[str] | None = None, decimals: int = 3) -> str:
@@ -95,7 +112,8 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str] | None = None, dec
                 cells.append("n/a")
                 continue
             row = table.loc[key]
-            text = _cell(row["mean"], row["std"], decimals, row.get("p_value", float("nan")))
+            text = _cell(row["mean"], row["std"], decimals, row.get("p_value", float("nan")),
+                         row.get("wins", float("nan")), row.get("losses", float("nan")))
             if not pd.isna(row["mean"]) and round(row["mean"], decimals) == round(best.get((mode, metric), np.nan), decimals):
                 text = f"**{text}**"
             cells.append(text)
@@ -132,8 +150,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, data_label: str | 
     if not evaluation.per_task.empty:
         paths["per_task"] = out / "per_task.csv"
         evaluation.per_task.to_csv(paths["per_task"], index=False)
-    sections = [f"{scheme}. Cells: mean ± std over folds; (p=...) two-sided Wilcoxon signed-rank "
-                f"p-value of the per-task values against {REFERENCE}.\n"]
+    sections = [f"{scheme}. {CELL_LEGEND}\n"]
     for protocol, part in summary.groupby(C.PROTOCOL, sort=False):
         sections.append(f"## {protocol} protocol\n\n" + to_markdown(part, metric_names(protocol)))
     paths["markdown"].write_text("\n".join(sections))

@@ -16,6 +16,17 @@ def task_means(per_task: pd.DataFrame) -> pd.DataFrame:
     return per_task.groupby(keys, sort=False)[metrics].mean().reset_index()
 
 
+def wins_losses(values: np.ndarray, reference: np.ndarray, lower_is_better: bool = False) -> tuple[int, int]:
+    """Paired tasks where ``values`` is better than ``reference``, and where it is worse (ties and
+    pairs with a NaN count as neither). The direction a two-sided p-value does not give."""
+    values, reference = np.asarray(values, dtype=float), np.asarray(reference, dtype=float)
+    keep = np.isfinite(values) & np.isfinite(reference)
+    differences = values[keep] - reference[keep]
+    if lower_is_better:
+        differences = -differences
+    return int((differences > 0).sum()), int((differences < 0).sum())
+
+
 def wilcoxon_p(values: np.ndarray, reference: np.ndarray) -> float:
     """Two-sided p-value of the Wilcoxon signed-rank test on paired values (``scipy.stats.wilcoxon``,
     zero differences dropped): ``d_i = values_i - reference_i``, ``W = min(W+, W-)`` with

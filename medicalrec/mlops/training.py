@@ -404,7 +404,7 @@ def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
 def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: Path) -> None:
     import mlflow
 
-    from medicalrec.evaluation.report import describe_scheme, timing_breakdown, to_markdown, write_report
+    from medicalrec.evaluation.report import CELL_LEGEND, describe_scheme, timing_breakdown, to_markdown, write_report
 
     paths = write_report(evaluation, out, data_label=Path(plan.source).name)
     from medicalrec.evaluation.report import comparison_table
@@ -415,8 +415,8 @@ def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: 
     mlflow.log_metrics({f"time_{name}_seconds": float(fit + score) for name, fit, score
                         in timings[[C.RECOMMENDER, "fit_seconds", "score_seconds"]].itertuples(index=False)})
     mlflow.log_metric("cv_seconds", float(evaluation.seconds))
-    heading = (f"# {plan.config.metric} by mode and recommender\n\n{describe_scheme(evaluation, Path(plan.source).name)}; "
-               "mean ± std over folds, (p=...) Wilcoxon signed-rank against best_mean_relevance\n\n")
+    heading = (f"# {plan.config.metric} by mode and recommender\n\n{describe_scheme(evaluation, Path(plan.source).name)}. "
+               f"{CELL_LEGEND}\n\n")
     (out / "comparison.md").write_text(heading + to_markdown(summary, [plan.config.metric]) + "\n" + paths["markdown"].read_text())
     mlflow.log_artifacts(str(out), "report")
     best = table.groupby(C.MODE, sort=False).head(1)
