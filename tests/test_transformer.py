@@ -142,7 +142,7 @@ def test_gate_keeps_the_delta_only_when_it_beats_the_prior_on_held_out_datasets(
 def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records):
     """Item cold start: catalogue models no training record mentions are ranked from their attribute
     group, and the same input gives the same rank."""
-    model = MedicalRecTransformer(seed=0, **FAST).fit(records, "III")
+    model = MedicalRecTransformer(seed=0, attribute_prior=True, **FAST).fit(records, "III")
     unseen = sorted(set(model.models_) - set(records[C.MODEL]))
     assert unseen
     scores = model.score(records.head(1))[0]

@@ -3,11 +3,12 @@
 ``score(task, m) = prior[m] + delta(task, m)``, as a softmax over every candidate:
 
 * **prior**: each candidate's mean within-task gain (relevance min-max scaled within a task) over
-  the training tasks that rated it, shrunk toward its attribute group (architecture + adaptation,
-  then family + adaptation, then all models) by ``prior_pseudo_tasks``. Training tasks are weighted
-  ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image collection are not independent
-  evidence. A candidate no training task rated (item cold start, e.g. a new model of the
-  catalogue) gets its groups' prior; one with no rated group ranks below every rated one.
+  the training tasks that rated it, shrunk by ``prior_pseudo_tasks`` toward the mean of all models
+  (or, with ``attribute_prior``, toward its attribute group: architecture + adaptation, then family
+  + adaptation, then all models, which also scores never-rated candidates from their group).
+  Training tasks are weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
+  collection are not independent evidence. A candidate no training task rated ranks below every
+  rated one (then only the delta, from its attribute tokens, can lift it).
 * **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
   ``[CLS]`` token, pre-norm layers written with plain matmuls so the graph exports to ONNX) gives one
   task vector; every candidate has a vector from its id (``[UNK]`` when unseen) and its catalogue
@@ -57,7 +58,10 @@ class TransformerConfig:
     temperature: float = 0.25  # ListNet temperature on within-task gains (and on the output softmax)
     prior_pseudo_tasks: float = 2.0  # shrinkage of a candidate's mean gain toward its attribute group
     dataset_weight_power: float = 0.5  # a training task weighs n_tasks(its dataset) ** -power; 0 = every task 1
-    attribute_prior: bool = True  # shrink toward attribute groups (and score never-rated candidates from them)
+    # Shrink toward attribute groups and score never-rated candidates from them. Off: held out by
+    # source (most candidates new), the group prior ranked worse than putting new candidates last
+    # (README, Results); on held-out datasets it changed little.
+    attribute_prior: bool = False
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
     feature_mask_prob: float = 0.15  # chance to hide any task feature while training
