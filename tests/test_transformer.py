@@ -91,6 +91,7 @@ def test_prior_by_hand():
     level = np.array([0, 1, 2, 0, 3])  # d is in a's group, e alone
     out = leaderboard_prior(gains4, weights, 1.0, [level])
     assert np.isfinite(out[3]) and np.isnan(out[4])
+    assert np.isnan(leaderboard_prior(gains4, weights, 1.0, [level], cold_start=False)[3])  # unrated: last
     group_a = (1.5 + mean) / 3.0
     assert out[3] == pytest.approx((0.0 + 1.0 * group_a) / (0.0 + 1.0))
 
@@ -142,7 +143,7 @@ def test_gate_keeps_the_delta_only_when_it_beats_the_prior_on_held_out_datasets(
 def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records):
     """Item cold start: catalogue models no training record mentions are ranked from their attribute
     group, and the same input gives the same rank."""
-    model = MedicalRecTransformer(seed=0, attribute_prior=True, **FAST).fit(records, "III")
+    model = MedicalRecTransformer(seed=0, attribute_prior=True, cold_start_from_attributes=True, **FAST).fit(records, "III")
     unseen = sorted(set(model.models_) - set(records[C.MODEL]))
     assert unseen
     scores = model.score(records.head(1))[0]

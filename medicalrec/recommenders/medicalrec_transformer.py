@@ -4,8 +4,9 @@
 
 * **prior**: each candidate's mean within-task gain (relevance min-max scaled within a task) over
   the training tasks that rated it, shrunk by ``prior_pseudo_tasks`` toward the mean of all models
-  (or, with ``attribute_prior``, toward its attribute group: architecture + adaptation, then family
-  + adaptation, then all models, which also scores never-rated candidates from their group).
+  (with ``attribute_prior``: toward its attribute group, architecture + adaptation, then family +
+  adaptation, then all; with ``cold_start_from_attributes`` a never-rated candidate also gets its
+  group's prior).
   Training tasks are weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
   collection are not independent evidence. A candidate no training task rated ranks below every
   rated one (then only the delta, from its attribute tokens, can lift it).
@@ -58,10 +59,12 @@ class TransformerConfig:
     temperature: float = 0.25  # ListNet temperature on within-task gains (and on the output softmax)
     prior_pseudo_tasks: float = 2.0  # shrinkage of a candidate's mean gain toward its attribute group
     dataset_weight_power: float = 0.5  # a training task weighs n_tasks(its dataset) ** -power; 0 = every task 1
-    # Shrink toward attribute groups and score never-rated candidates from them. Off: held out by
-    # source (most candidates new), the group prior ranked worse than putting new candidates last
-    # (README, Results); on held-out datasets it changed little.
+    # Shrink a rated candidate toward its attribute group instead of the mean of all models. Off: on
+    # held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
+    # Also score never-rated candidates from their attribute group (item cold start). Off: held out
+    # by source (most candidates new), that ranked far worse than putting new candidates last.
+    cold_start_from_attributes: bool = False
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
     feature_mask_prob: float = 0.15  # chance to hide any task feature while training
@@ -71,7 +74,9 @@ class TransformerConfig:
     max_epochs: int = 40
     patience: int = 8  # gate epochs without a better held-out loss before an inner fold stops
     inner_folds: int = 3  # dataset-grouped inner folds of the gate; 0 = no gate, train max_epochs
-    gate_margin: float = 0.01  # validation loss a trained epoch must gain over the prior alone
+    # Validation loss a trained epoch must gain over the prior alone. At 0.01 the gate opened in some
+    # folds and the delta then cost regret on held-out datasets; at 0.05 it opens only for a clear gain.
+    gate_margin: float = 0.05
     threads: int = 1  # torch threads while fitting: matrices this small gain nothing from more
 
     def __post_init__(self):
@@ -374,8 +379,10 @@ def dataset_weights(datasets: np.ndarray, power: float) -> np.ndarray:
     return counts[inverse].astype(float) ** -float(power)
 
 
-def leaderboard_prior(gains: np.ndarray, weights: np.ndarray, pseudo_tasks: float, levels: list[np.ndarray]) -> np.ndarray:
-    """``[M]`` prior per candidate, NaN where neither it nor any of its groups was rated:
+def leaderboard_prior(gains: np.ndarray, weights: np.ndarray, pseudo_tasks: float, levels: list[np.ndarray],
+                      cold_start: bool = True) -> np.ndarray:
+    """``[M]`` prior per candidate, NaN where it was not rated (with ``cold_start``: where neither it
+    nor any of its groups was rated):
 
     ``prior[m] = (sum_t w_t gain[t, m] + k parent[m]) / (sum_t w_t [m rated on t] + k)``, where the
     parent is the model's finest attribute group, itself shrunk the same way toward its parent, up
@@ -388,7 +395,8 @@ def leaderboard_prior(gains: np.ndarray, weights: np.ndarray, pseudo_tasks: floa
     for level in levels[::-1]:
         group_n, group_s = np.bincount(level, n), np.bincount(level, s)
         parent = (group_s[level] + pseudo_tasks * parent) / (group_n[level] + pseudo_tasks)
-        known |= group_n[level] > 0
+        if cold_start:
+            known |= group_n[level] > 0
     return np.where(known, (s + pseudo_tasks * parent) / (n + pseudo_tasks), np.nan)
 
 
@@ -417,7 +425,8 @@ class _TaskExamples:
     def base(self, rows: np.ndarray) -> np.ndarray:
         """Prior from ``rows``; never-rated candidates below every rated one."""
         weights = dataset_weights(self.datasets[rows], self.config.dataset_weight_power)
-        prior = leaderboard_prior(self.gains[rows], weights, self.config.prior_pseudo_tasks, self.levels)
+        prior = leaderboard_prior(self.gains[rows], weights, self.config.prior_pseudo_tasks, self.levels,
+                                  self.config.cold_start_from_attributes)
         return np.where(np.isnan(prior), -1.0, prior)
 
     def batch(self, rows: np.ndarray, prior_rows: np.ndarray | None = None) -> _Batch:
