@@ -35,6 +35,22 @@ def task_gains(data: TrainingSet) -> np.ndarray:
     return gains
 
 
+def leaderboard_scores(data: TrainingSet, prior_tasks: float) -> np.ndarray:
+    """``[n_models]``: each model's mean gain over the tasks that rated it, shrunk toward the mean of
+    all models by ``prior_tasks`` pseudo-tasks; models without any relevance go strictly below the
+    lowest gain (>= 0), ordered by training popularity. The leaderboard other recommenders build on."""
+    gains = task_gains(data)
+    evaluated = ~np.isnan(gains)
+    count = evaluated.sum(axis=0)
+    total = np.where(evaluated, gains, 0.0).sum(axis=0)
+    prior = total.sum() / count.sum() if count.sum() else 0.0
+    weight = count + prior_tasks
+    shrunk = np.divide(total + prior_tasks * prior, weight, out=np.zeros(len(count)), where=weight > 0)
+    popularity = np.bincount(data.record_model, minlength=len(data.models))
+    unrated = -1.0 + popularity / (popularity.max() + 1.0)
+    return np.where(count > 0, shrunk, unrated)
+
+
 @dataclass
 class BestMeanRelevanceConfig:
     # Pseudo-tasks at the mean gain of all models added to every model's average, so that a model
@@ -62,17 +78,7 @@ class BestMeanRelevance(Recommender):
         self.config = parse_params(BestMeanRelevanceConfig, params, self.name)
 
     def _fit(self, data: TrainingSet) -> None:
-        gains = task_gains(data)
-        evaluated = ~np.isnan(gains)
-        count = evaluated.sum(axis=0)
-        total = np.where(evaluated, gains, 0.0).sum(axis=0)
-        prior = total.sum() / count.sum() if count.sum() else 0.0
-        weight = count + self.config.prior_tasks
-        shrunk = np.divide(total + self.config.prior_tasks * prior, weight, out=np.zeros(len(count)), where=weight > 0)
-        popularity = np.bincount(data.record_model, minlength=len(self.models_))
-        # Models without relevance go strictly below the lowest gain (>= 0), ordered by popularity.
-        unrated = -1.0 + popularity / (popularity.max() + 1.0)
-        self.scores_ = np.where(count > 0, shrunk, unrated)
+        self.scores_ = leaderboard_scores(data, self.config.prior_tasks)
 
     def score(self, tasks: pd.DataFrame) -> np.ndarray:
         self._check_fitted()

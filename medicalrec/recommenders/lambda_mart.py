@@ -10,7 +10,7 @@ import pandas as pd
 
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import BestMeanRelevance, task_gains
+from medicalrec.recommenders.best_mean_relevance import BestMeanRelevanceConfig, leaderboard_scores, task_gains
 from medicalrec.recommenders.params import parse_params
 
 BOOSTER_FILE = "booster.txt"  # LightGBM's own text format: no pickle
@@ -49,10 +49,7 @@ class LambdaMart(Recommender):
     def _fit(self, data: TrainingSet) -> None:
         import lightgbm
 
-        prior = BestMeanRelevance(self.seed)
-        prior.models_, prior.encoder = self.models_, self.encoder
-        prior._fit(data)
-        self.prior_ = prior.scores_
+        self.prior_ = leaderboard_scores(data, BestMeanRelevanceConfig().prior_tasks)
         gains = task_gains(data)
         features = self.encoder.dense(data.task_frame, impute=False)
         tasks, models = np.nonzero(~np.isnan(gains))

@@ -10,7 +10,7 @@ import pandas as pd
 from medicalrec.errors import ConfigError
 from medicalrec.features import CATEGORY_MISMATCH, TaskDistance, TaskSpace
 from medicalrec.recommenders.base import Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import BestMeanRelevance, task_gains
+from medicalrec.recommenders.best_mean_relevance import leaderboard_scores, task_gains
 from medicalrec.recommenders.params import parse_params
 
 
@@ -43,10 +43,7 @@ class PriorKnnResidual(Recommender):
         self.config = parse_params(PriorKnnResidualConfig, params, self.name)
 
     def _fit(self, data: TrainingSet) -> None:
-        prior = BestMeanRelevance(self.seed, prior_tasks=self.config.prior_tasks)
-        prior.models_, prior.encoder = self.models_, self.encoder
-        prior._fit(data)
-        self.prior_ = prior.scores_
+        self.prior_ = leaderboard_scores(data, self.config.prior_tasks)
         gains = task_gains(data)
         self.rated_ = ~np.isnan(gains)
         self.residuals_ = np.where(self.rated_, gains - self.prior_[None, :], 0.0)
