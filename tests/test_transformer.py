@@ -113,7 +113,7 @@ def test_ranking_loss_prefers_the_true_order_on_a_three_model_task():
 
 
 def test_untrained_model_is_the_dataset_weighted_prior(records):
-    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, attribute_prior=False,
+    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, attribute_prior=False, context_bonus=0.0,
                                   catalogue_candidates=False).fit(records, "III")
     assert not model.delta_on_
     data = TrainingSet.build(records)
@@ -170,3 +170,20 @@ def test_record_objective_trains_and_bad_parameters_are_refused(records):
         MedicalRecTransformer(objective="popularity")
     with pytest.raises(ConfigError, match="inner_folds"):
         MedicalRecTransformer(inner_folds=1)
+
+
+def test_context_puts_models_rated_in_the_querys_modality_first():
+    """A pathology-only winner must not top a chest X-ray query: P wins both pathology tasks (global
+    prior above X and Y), X and Y were rated on chest X-ray. With a chest X-ray query X and Y come
+    first; with a pathology query P; without a modality the global prior decides."""
+    rows = []
+    for ref, modality, results in (("p1", "Histopathology", {"P": 0.99, "Q": 0.6}), ("p2", "Histopathology", {"P": 0.98, "Q": 0.7}),
+                                   ("c1", "Chest X-Ray", {"X": 0.9, "Y": 0.8}), ("c2", "Chest X-Ray", {"X": 0.7, "Y": 0.8})):
+        rows += [{C.REF: ref, C.TASK: "t", C.DOMAIN: "D", C.MODALITY: modality, C.TASK_TYPE: "binary", C.MODEL: m, C.AUC: a}
+                 for m, a in results.items()]
+    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, catalogue_candidates=False).fit(pd.DataFrame(rows), "III")
+    queries = pd.DataFrame({C.MODALITY: ["Chest X-Ray", "Histopathology", None], C.DOMAIN: "D"})
+    top = [model.models_[i] for i in model.score(queries).argmax(axis=1)]
+    assert top[0] in ("X", "Y") and top[1] == "P" and top[2] == "P"
+    cxr = model.score(queries.head(1))[0]
+    assert min(cxr[[model.models_.index("X"), model.models_.index("Y")]]) > max(cxr[[model.models_.index("P"), model.models_.index("Q")]])

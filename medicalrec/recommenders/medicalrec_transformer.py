@@ -66,6 +66,11 @@ class TransformerConfig:
     # by source (most candidates new), that ranked far worse than putting new candidates last.
     cold_start_from_attributes: bool = False
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
+    # Candidates that training saw rated on a task of the query's context (its modality, or its
+    # domain in modes without modality) rank above those never rated in that context: a global
+    # leaderboard otherwise puts a niche's winners (e.g. pathology encoders) first for any task.
+    # Added to the prior; 0 turns it off.
+    context_bonus: float = 1.0
     delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
     feature_mask_prob: float = 0.15  # chance to hide any task feature while training
     id_mask_prob: float = 0.2  # chance to hide a candidate's id (so attributes carry unseen ones)
@@ -152,9 +157,11 @@ def _build_network(vocab_sizes: list[int], n_ids: int, attribute_sizes: list[int
     return PairNet()
 
 
-def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarray, delta_on: bool, temperature: float):
-    """``tokens -> softmax((base + delta) / temperature)`` with the candidate vectors precomputed as
-    constants: the graph batch scoring runs (encode each task once, one matrix product per batch)."""
+def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarray, delta_on: bool, temperature: float,
+                    context: int, support: np.ndarray):
+    """``tokens -> softmax((base + bonus[context token] + delta) / temperature)`` with the candidate
+    vectors and the context table precomputed as constants: the graph batch scoring runs (encode
+    each task once, one matrix product per batch)."""
     import torch
 
     with torch.no_grad():
@@ -166,9 +173,12 @@ def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarr
             self.net = net
             self.register_buffer("base", torch.as_tensor(base, dtype=torch.float32))
             self.register_buffer("candidate_vectors", candidates)
+            self.register_buffer("support", torch.as_tensor(support, dtype=torch.float32))
 
         def forward(self, tokens):
             logits = self.base + tokens[:, :1].to(torch.float32) * 0.0  # [B, M]; keeps the batch axis
+            if context >= 0:
+                logits = logits + self.support[tokens[:, context]]
             if delta_on:
                 logits = logits + self.net.delta(self.net.tasks(tokens), self.candidate_vectors)
             return torch.softmax(logits / temperature, dim=-1)
@@ -225,6 +235,7 @@ class MedicalRecTransformer(Recommender):
             examples = _RecordExamples(data, column, len(self.models_), self.encoder.tokens(data.records),
                                        _task_datasets(data)[data.task_of_record], config)
         self.base_ = examples.base(np.ones(examples.n, dtype=bool))
+        self.context_, self.support_ = _context_support(self.encoder, data, column, len(self.models_), config.context_bonus)
         epochs = config.max_epochs
         if config.inner_folds >= 2 and examples.n_groups >= config.inner_folds:
             curve = examples.validation_curve(self._train, config.inner_folds, self.seed)
@@ -297,27 +308,30 @@ class MedicalRecTransformer(Recommender):
 
     def scoring_module(self):
         """The scoring graph in eval mode: what ONNX export traces."""
-        return _scoring_module(self.net, self.base_, self.ids_, self.attributes_, self.delta_on_, self.config.temperature)
+        return _scoring_module(self.net, self.base_, self.ids_, self.attributes_, self.delta_on_, self.config.temperature,
+                               self.context_, self.support_)
 
     # --- persistence ----------------------------------------------------------------------------
     def _metadata(self) -> dict:
         return {"config": asdict(self.config), "history": self.history_, "delta_on": bool(self.delta_on_),
-                "attribute_sizes": list(self.attribute_sizes_)}
+                "attribute_sizes": list(self.attribute_sizes_), "context": int(self.context_)}
 
     def _load_metadata(self, extra: dict) -> None:
         self.config = TransformerConfig(**extra["config"])
         self.history_ = extra.get("history", {})
         self.delta_on_ = bool(extra["delta_on"])
         self.attribute_sizes_ = list(extra["attribute_sizes"])
+        self.context_ = int(extra["context"])
 
     def _state(self) -> dict[str, np.ndarray]:
         state = {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
-        return {**state, "base": self.base_, "ids": self.ids_, "attributes": self.attributes_}
+        return {**state, "base": self.base_, "ids": self.ids_, "attributes": self.attributes_, "support": self.support_}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         import torch
 
         self.base_, self.ids_, self.attributes_ = arrays["base"], arrays["ids"], arrays["attributes"]
+        self.support_ = arrays["support"]
         self.net = _build_network(self.encoder.vocab_sizes, int(self.ids_.max()), self.attribute_sizes_, self.config)
         self.net.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("net.")})
         self.net.eval()
@@ -361,6 +375,27 @@ def _levels(codes: np.ndarray) -> list[np.ndarray]:
         _, level = np.unique(np.array([str(k) for k in key]), return_inverse=True)
         levels.append(level)
     return levels
+
+
+CONTEXT_FEATURES = (C.MODALITY, C.DOMAIN)  # the first the mode has is a query's context
+
+
+def _context_support(encoder, data: TrainingSet, column: np.ndarray, n_models: int, bonus: float) -> tuple[int, np.ndarray]:
+    """The context feature's position in the tokens (-1: none in this mode) and ``[vocabulary,
+    n_models]``: ``bonus`` where training rated the candidate on a task of that context value, else
+    0. ``[MISSING]`` and ``[UNK]`` rows stay 0, so a query without a known context gets no bonus."""
+    from medicalrec.features import FIRST_VALUE_TOKEN
+
+    names = [f for f in CONTEXT_FEATURES if f in encoder.features]
+    if not names or bonus == 0:
+        return -1, np.zeros((1, n_models))
+    position = list(encoder.features).index(names[0])
+    support = np.zeros((encoder.vocab_sizes[position], n_models))
+    rated = data.records[C.RELEVANCE].notna().to_numpy()
+    tokens = encoder.tokens(data.records)[rated, position]
+    support[tokens, column[data.record_model[rated]]] = bonus
+    support[:FIRST_VALUE_TOKEN] = 0.0
+    return position, support
 
 
 def _task_datasets(data: TrainingSet) -> np.ndarray:
