@@ -299,6 +299,10 @@ def _sweep_options(command):
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Processes that fit folds in parallel [default: one per CPU core]; results do not "
                           "depend on it."),
+        click.option("--group-by", type=click.Choice(["dataset", "ref", "task"]), default=None,
+                     help="What task-protocol folds hold out whole [default: dataset where the file has that "
+                          "column, else task]; ref = leave-source-out, where most of a source's models are new "
+                          "to training."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -336,7 +340,7 @@ def _progress(label: str, stack):
               help="MLflow experiment of the parent run (under `mlflow run`: the launcher's run and experiment).")
 @click.option("--transformer-params", default="{}", show_default=True,
               help='JSON overrides of the transformer\'s parameters, e.g. \'{"max_epochs": 10}\'.')
-def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, metric, model_name, register,
+def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, group_by, metric, model_name, register,
           experiment, transformer_params):
     """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),
     export the best transformer to ONNX and register it. Same parameters as `mlflow run . -e train`;
@@ -354,8 +358,8 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, me
         raise ConfigError(f"--transformer-params is not JSON: {error}") from None
     _configure_tracking()
     config = TrainConfig(data=data, protocol=protocol, modes=modes, recommenders=recommenders, seed=seed,
-                         metric=metric, folds=folds, repeats=repeats, model_name=model_name, register=register,
-                         experiment=experiment, transformer_params=overrides)
+                         metric=metric, folds=folds, repeats=repeats, group_by=group_by, model_name=model_name,
+                         register=register, experiment=experiment, transformer_params=overrides)
     if workers is not None:
         config.workers = workers
     with ExitStack() as stack:
@@ -408,9 +412,6 @@ def promote(version, force, do_rollback, model_name, metric, data):
 
 @main.command()
 @_sweep_options
-@click.option("--group-by", type=click.Choice(["dataset", "ref", "task"]), default=None,
-              help="What task-protocol folds hold out whole [default: dataset where the file has that column, "
-                   "else task]; ref = leave-source-out, where most of a source's models are new to training.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/evaluation"),
               show_default=True, help="Folder for results.csv, per_task.csv, timings.csv, summary.csv, "
                                       "summary.md and the PNG plots.")

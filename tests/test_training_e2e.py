@@ -235,6 +235,8 @@ def test_data_hash_ignores_row_order_and_format_but_not_values():
     ({"metric": "MRR"}, "not reported by the task protocol"),
     ({"folds": 1}, "folds must be"),
     ({"transformer_params": {"max_epoch": 3}}, r"medicalrec: unknown parameter\(s\) max_epoch"),
+    ({"group_by": "ref"}, r"need at least 2 groups \(ref\)"),  # the demo table is one source
+    ({"group_by": "model"}, "unknown grouping 'model'"),
 ])
 def test_bad_parameters_fail_before_any_run(tmp_path, monkeypatch, change, message):
     from medicalrec.mlops.training import TrainConfig, run_training

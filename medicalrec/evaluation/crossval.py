@@ -57,6 +57,9 @@ def resolve_n_splits(records: pd.DataFrame, protocol: str, n_splits: int | str, 
     """Number of folds actually used: ``0``/``"loo"`` means one per group; more folds than groups
     are clipped to the number of groups."""
     n_groups = split_groups(records, protocol, group_by).nunique()
+    if n_groups < 2:
+        raise ConfigError(f"need at least 2 groups ({cv_grouping(records, protocol, group_by)}) to cross-validate, "
+                          f"found {n_groups}")
     if isinstance(n_splits, str):
         text = n_splits.strip().lower()
         if text == "loo":

@@ -69,6 +69,7 @@ class TrainConfig:
     metric: str = C.DEFAULT_METRIC  # selection metric; must be one the protocol reports
     folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
     repeats: int = 1  # grouped K-fold repeated with seeds seed, seed+1, ... (metrics averaged per task)
+    group_by: str | None = None  # what task-protocol folds hold out whole (bench.splits.GROUPINGS); None: dataset, else task
     workers: int = field(default_factory=lambda: _default_workers())  # fit processes; results do not depend on it
     model_name: str = "medicalrec"  # registered model name
     experiment: str = "medicalrec"  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
@@ -97,6 +98,11 @@ class TrainPlan:
     repeats: int
     data_hash: str
     params: dict[str, dict]
+
+    @property
+    def grouping(self) -> str:
+        """What the folds hold out whole: ref, dataset or task (``bench.splits.cv_grouping``)."""
+        return cv_grouping(self.records, self.config.protocol, self.config.group_by)
 
     @property
     def exports(self) -> bool:
@@ -178,7 +184,7 @@ def validate_config(config: TrainConfig) -> TrainPlan:
     path = resolve_data(config.data)
     bench = load_bench(path)
     records = bench.frame
-    n_folds = resolve_n_splits(records, config.protocol, config.folds)
+    n_folds = resolve_n_splits(records, config.protocol, config.folds, config.group_by)
     return TrainPlan(
         config=config, records=records, source=str(path), notes=list(bench.notes), modes=modes,
         recommenders=recommenders, n_folds=n_folds, repeats=repeats, data_hash=data_hash(records), params=params,
@@ -290,7 +296,7 @@ def _cross_validate(plan: TrainPlan, step: _Stepper):
     return evaluate(
         plan.records, plan.config.protocol, plan.modes, plan.recommenders, n_splits=plan.n_folds,
         seed=int(plan.config.seed), progress=step, params=plan.params, repeats=plan.repeats,
-        workers=plan.config.workers,
+        workers=plan.config.workers, group_by=plan.config.group_by,
     )
 
 
@@ -298,7 +304,7 @@ def _common_params(plan: TrainPlan) -> dict[str, str]:
     config = plan.config
     return {
         "protocol": config.protocol, "seed": str(int(config.seed)), "folds": str(plan.n_folds),
-        "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, config.protocol),
+        "repeats": str(plan.repeats), "cv_grouping": plan.grouping,
         C.METRIC: config.metric, "data_path": plan.source, "data_hash": plan.data_hash,
         "n_records": str(len(plan.records)),
     }
@@ -511,7 +517,7 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
         extra_metadata={
             "metrics": cv_metrics, "metrics_std": cv_std, "data_hash": plan.data_hash,
             "protocol": config.protocol, "selection_metric": config.metric, "folds": plan.n_folds,
-            "repeats": plan.repeats, "cv_grouping": cv_grouping(plan.records, config.protocol),
+            "repeats": plan.repeats, "cv_grouping": plan.grouping,
             "seed": int(config.seed), "data_source": Path(plan.source).name, "training_run_id": result.parent_run_id,
         },
     )
@@ -556,7 +562,7 @@ def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, met
     tags = {
         C.MODE: mode, C.PROTOCOL: plan.config.protocol, "data_hash": plan.data_hash,
         "selection_metric": plan.config.metric, "folds": str(plan.n_folds), "seed": str(int(plan.config.seed)),
-        "repeats": str(plan.repeats), "cv_grouping": cv_grouping(plan.records, plan.config.protocol),
+        "repeats": str(plan.repeats), "cv_grouping": plan.grouping,
         "git_commit": git_commit(), "onnx_opset": str(metadata["onnx_opset"]),
         "parity_max_abs_diff": f"{float(metadata['parity_max_abs_diff']):.3g}",
         "data_source": Path(plan.source).name, "n_records": str(len(plan.records)),
