@@ -21,6 +21,17 @@ class SchemaError(MedicalRecError):
         self.column = column
 
 
+SHOWN_VALUE_CHARACTERS = 80  # a value in a message is cut to this length (a 1 MB cell is not echoed)
+
+
+def shown_value(value: object, limit: int = SHOWN_VALUE_CHARACTERS) -> str:
+    """``repr(value)``, cut to ``limit`` characters with a marker saying how long it was."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad value: where it is, what it is, what was expected."""
@@ -31,7 +42,7 @@ class Problem:
     expected: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: got {self.value!r}, expected {self.expected}"
+        return f"row {self.row}, column {self.column!r}: got {shown_value(self.value)}, expected {self.expected}"
 
 
 class ValidationError(MedicalRecError):

@@ -523,3 +523,16 @@ def test_gzip_csv_reads_like_the_plain_file(tmp_path: Path):
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert a.notes == b.notes
     assert b.frame[C.DATASET].tolist() == ["ISIC 2019", None]
+
+
+def test_a_huge_bad_cell_is_cut_in_the_error_not_echoed(tmp_path: Path):
+    """A 1 MB value in a count column: the message names row, column and the value's start and
+    length, in a few hundred characters; the Problem keeps the whole value."""
+    huge = "9" * 500_000 + "x" * 500_000
+    path = write(tmp_path, "huge.csv", f"Ref,Model,#Sample\nA,ResNet,{huge}\n")
+    with pytest.raises(ValidationError) as caught:
+        load_bench(path)
+    message = str(caught.value)
+    assert len(message) < 400
+    assert "row 2, column '#Sample'" in message and "(1,000,002 characters)" in message
+    assert caught.value.problems[0].value == huge
