@@ -6,7 +6,8 @@ A bundle is a directory with two files:
   output ``scores`` ``float32 [batch, n_models]`` (softmax over candidates, in ``models`` order);
 * ``medicalrec.json``: ``schema_version``, ``mode``, ``encoder`` (``FeatureEncoder.to_json``),
   ``models`` (candidate names, sorted), ``evidence`` (``evidence.build_evidence``), ``metrics``,
-  ``data_hash``, ``onnx_opset``, ``recommender``.
+  ``data_hash``, ``onnx_opset``, ``recommender``, and ``onnx_sha256``: the SHA-256 of
+  ``model.onnx``, checked on every read, so corrupted weights fail loudly instead of scoring.
 
 The exported MLflow model carries the bundle as its artifact ``bundle``; ``resolve_bundle`` accepts
 a ``models:/`` or ``runs:/`` URI, a downloaded MLflow model directory, or a bundle directory.
@@ -14,6 +15,7 @@ a ``models:/`` or ``runs:/`` URI, a downloaded MLflow model directory, or a bund
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -28,6 +30,16 @@ METADATA_FILE = "medicalrec.json"
 ARTIFACT_KEY = "bundle"
 INPUT_NAME = "tokens"
 OUTPUT_NAME = "scores"
+CHECKSUM_KEY = "onnx_sha256"
+REQUIRED_KEYS = ("schema_version", "mode", "encoder", "models", CHECKSUM_KEY)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -62,7 +74,7 @@ def write_bundle(directory: str | Path, onnx_file: str | Path, metadata: dict) -
     directory.mkdir(parents=True, exist_ok=True)
     if Path(onnx_file).resolve() != (directory / ONNX_FILE).resolve():
         shutil.copyfile(onnx_file, directory / ONNX_FILE)
-    metadata = {"schema_version": C.SCHEMA_VERSION, **metadata}
+    metadata = {"schema_version": C.SCHEMA_VERSION, **metadata, CHECKSUM_KEY: file_sha256(directory / ONNX_FILE)}
     (directory / METADATA_FILE).write_text(json.dumps(metadata, sort_keys=True))
     return Bundle(directory, metadata)
 
@@ -72,12 +84,26 @@ def read_bundle(directory: str | Path) -> Bundle:
     for name in (ONNX_FILE, METADATA_FILE):
         if not (directory / name).is_file():
             raise ModelError(f"{directory}: no {name}; not a medicalrec scoring bundle")
-    metadata = json.loads((directory / METADATA_FILE).read_text())
+    try:
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{directory / METADATA_FILE}: not valid JSON ({error}); re-export the model") from None
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{directory / METADATA_FILE}: expected a JSON object; re-export the model")
     version = metadata.get("schema_version")
     if version != C.SCHEMA_VERSION:
         raise ModelError(
             f"{directory}: bundle schema version {version!r}, this medicalrec reads {C.SCHEMA_VERSION!r}; "
             "re-export the model with this version"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise ModelError(f"{directory / METADATA_FILE}: missing {', '.join(missing)}; re-export the model")
+    actual = file_sha256(directory / ONNX_FILE)
+    if actual != metadata[CHECKSUM_KEY]:
+        raise ModelError(
+            f"{directory / ONNX_FILE}: SHA-256 {actual[:12]}... does not match the bundle's "
+            f"{str(metadata[CHECKSUM_KEY])[:12]}...; the weights are corrupted or were changed: re-export or re-download"
         )
     return Bundle(directory, metadata)
 
