@@ -399,13 +399,12 @@ def _context_support(encoder, data: TrainingSet, column: np.ndarray, n_models: i
 
 
 def _task_datasets(data: TrainingSet) -> np.ndarray:
-    """The dataset of each training task (its task id where the records name none)."""
-    frame = data.records
-    if C.DATASET in frame and frame[C.DATASET].notna().any():
-        named = frame.groupby(C.TASK_ID, sort=False)[C.DATASET].first()
-        values = named.reindex(data.task_ids)
-        return np.where(values.notna(), "dataset: " + values.astype(str), "task: " + pd.Index(data.task_ids).astype(str))
-    return np.array(["task: " + t for t in data.task_ids])
+    """The group of each training task as the task protocol's folds see it (``splits.split_groups``:
+    its dataset, else the task itself)."""
+    from medicalrec.bench.splits import split_groups
+
+    groups = split_groups(data.records, C.PROTOCOL_TASK)
+    return groups.groupby(data.records[C.TASK_ID], sort=False).first().reindex(data.task_ids).to_numpy()
 
 
 def dataset_weights(datasets: np.ndarray, power: float) -> np.ndarray:
