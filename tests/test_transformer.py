@@ -103,8 +103,7 @@ def test_ranking_loss_prefers_the_true_order_on_a_three_model_task():
 
     examples = _TaskExamples(np.array([[1.0, 0.5, 0.0]]), np.zeros((1, 1), dtype=np.int64), np.array(["X"]),
                              TransformerConfig(delta_l2=0.0), [])
-    batch = _Batch(torch.zeros((1, 1), dtype=torch.long), torch.tensor([[1.0, 0.5, 0.0]]), torch.zeros((1, 3)),
-                   torch.ones(1))
+    batch = _Batch(torch.zeros((1, 1), dtype=torch.long), torch.tensor([[1.0, 0.5, 0.0]]), torch.zeros((1, 3)))
     config = TransformerConfig(delta_l2=0.0)
     right = examples.loss(batch, torch.tensor([[1.0, 0.5, 0.0]]), config)
     wrong = examples.loss(batch, torch.tensor([[0.0, 0.5, 1.0]]), config)

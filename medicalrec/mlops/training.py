@@ -57,6 +57,12 @@ KEY_METRICS = (C.DEFAULT_METRIC, "HitRate@1", "Regret@1", "KendallTau", "MRR")  
 Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total)
 
 
+def _default_workers() -> int:
+    from medicalrec.evaluation.crossval import default_workers
+
+    return default_workers()
+
+
 @dataclass
 class TrainConfig:
     """Parameters of one training sweep; the defaults are the MLproject's ``train`` defaults."""
@@ -70,18 +76,12 @@ class TrainConfig:
     folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
     repeats: int = 1  # grouped K-fold repeated with seeds seed, seed+1, ... (metrics averaged per task)
     group_by: str | None = None  # what task-protocol folds hold out whole (bench.splits.GROUPINGS); None: dataset, else task
-    workers: int = field(default_factory=lambda: _default_workers())  # fit processes; results do not depend on it
+    workers: int = field(default_factory=_default_workers)  # fit processes; results do not depend on it
     model_name: str = "medicalrec"  # registered model name
     experiment: str = "medicalrec"  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
     register: bool = True  # refit, export and register the best transformer (False: compare only)
     transformer_params: dict = field(default_factory=dict)  # TransformerConfig overrides (e.g. max_epochs)
     recommender_params: dict[str, dict] = field(default_factory=dict)  # other recommenders' overrides
-
-
-def _default_workers() -> int:
-    from medicalrec.evaluation.crossval import default_workers
-
-    return default_workers()
 
 
 @dataclass

@@ -238,7 +238,7 @@ class MedicalRecTransformer(Recommender):
         self.context_, self.support_ = _context_support(self.encoder, data, column, len(self.models_), config.context_bonus)
         epochs = config.max_epochs
         if config.inner_folds >= 2 and examples.n_groups >= config.inner_folds:
-            curve = examples.validation_curve(self._train, config.inner_folds, self.seed)
+            curve = _validation_curve(examples, self._train, examples.datasets, config.inner_folds, self.seed)
             penalised = curve + config.gate_margin * (np.arange(len(curve)) > 0)
             epochs = int(np.argmin(penalised))
             self.history_["gate_curve"] = [float(v) for v in curve]
@@ -445,7 +445,6 @@ class _Batch:
     tokens: object  # torch int64 [B, F]
     targets: object  # torch float [B, M]: gains (task) or one-hot (record); NaN = not evaluated
     prior: object  # torch float [B, M]
-    weights: object  # torch float [B]
 
 
 class _TaskExamples:
@@ -474,15 +473,15 @@ class _TaskExamples:
             prior = np.tile(self.base(prior_rows), (len(rows), 1))
         else:
             prior = np.empty((len(rows), self.gains.shape[1]))
+            in_rows = np.zeros(self.n, dtype=bool)
+            in_rows[rows] = True
             for dataset in np.unique(self.datasets[rows]):
-                others = np.zeros(self.n, dtype=bool)
-                others[rows] = True
-                others &= self.datasets != dataset
+                others = in_rows & (self.datasets != dataset)
                 prior[self.datasets[rows] == dataset] = self.base(others) if others.any() else 0.0
         keep = (~np.isnan(self.gains[rows])).sum(axis=1) >= 2
         rows, prior = rows[keep], prior[keep]
         return _Batch(torch.as_tensor(self.tokens[rows]), torch.as_tensor(self.gains[rows], dtype=torch.float32),
-                      torch.as_tensor(prior, dtype=torch.float32), torch.ones(len(rows)))
+                      torch.as_tensor(prior, dtype=torch.float32))
 
     def loss(self, batch: _Batch, delta, config: TransformerConfig):
         """ListNet over each task's evaluated candidates plus ``delta_l2`` times the mean squared delta."""
@@ -493,9 +492,6 @@ class _TaskExamples:
         logits = ((batch.prior + delta) / config.temperature).masked_fill(~evaluated, -1e9)
         listnet = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
         return listnet + config.delta_l2 * (delta.pow(2) * evaluated).sum() / evaluated.sum().clamp(min=1)
-
-    def validation_curve(self, train, n_folds: int, seed: int) -> np.ndarray:
-        return _validation_curve(self, train, self.datasets, n_folds, seed)
 
 
 class _RecordExamples:
@@ -520,7 +516,7 @@ class _RecordExamples:
         targets = np.full((len(rows), self.n_models), np.nan, dtype=np.float32)
         targets[np.arange(len(rows)), self.model[rows]] = 1.0
         return _Batch(torch.as_tensor(self.tokens[rows]), torch.as_tensor(targets),
-                      torch.as_tensor(np.tile(prior, (len(rows), 1)), dtype=torch.float32), torch.ones(len(rows)))
+                      torch.as_tensor(np.tile(prior, (len(rows), 1)), dtype=torch.float32))
 
     def loss(self, batch: _Batch, delta, config: TransformerConfig):
         import torch
@@ -528,9 +524,6 @@ class _RecordExamples:
         target = torch.nan_to_num(batch.targets)
         logits = (batch.prior + delta) / config.temperature
         return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean() + config.delta_l2 * delta.pow(2).mean()
-
-    def validation_curve(self, train, n_folds: int, seed: int) -> np.ndarray:
-        return _validation_curve(self, train, self.datasets, n_folds, seed)
 
 
 def _validation_curve(examples, train, groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
