@@ -18,6 +18,7 @@ from medicalrec.bench.defaults import DATA_HELP, DEFAULT_DATA
 from medicalrec.errors import MedicalRecError, ValidationError
 
 EXIT_USER_ERROR = 2
+EXIT_NOTHING_SCORED = 3  # score --on-error skip rejected every row
 
 
 class _Group(click.Group):
@@ -175,7 +176,8 @@ class _TopK(click.ParamType):
               help="auto: CUDA if ONNX Runtime offers it, else CPU (with a note); cuda: fail if not available.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="fail: any bad row stops the run and nothing is written (exit 2, row/column/value on "
-                   "stderr); skip: score the good rows, write the bad ones to OUTPUT_STEM.rejects.csv.")
+                   "stderr); skip: score the good rows, write the bad ones to OUTPUT_STEM.rejects.csv (exit 3 "
+                   "when every row is rejected).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
               help="Rows read and scored at a time; memory does not grow with the input. With --engine "
                    "spark: rows per batch of the executors' batch function (Arrow maxRecordsPerBatch).")
@@ -198,7 +200,8 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
       medicalrec score --engine spark --master yarn --input hdfs:///tasks/2024-06-01 \\
           --output hdfs:///recs/2024-06-01
 
-    Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where).
+    Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where),
+    3 --on-error skip rejected every row: nothing scored (the reasons are in the rejects file).
     """
     if engine == "spark":
         _score_on_spark(model, input_path, output_path, master, top_k, device, on_error, chunk_size, quiet, log_mlflow)
@@ -226,6 +229,10 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
         click.echo(format_summary(summary), err=True)
+    if summary.rows_scored == 0:
+        click.echo(f"error: {input_path}: nothing scored, all {summary.rows_rejected} task row(s) were rejected; "
+                   f"the reasons are in {summary.rejects_path}", err=True)
+        sys.exit(EXIT_NOTHING_SCORED)
 
 
 def _score_on_spark(model: str, input_path: str, output_path: str, master: str | None, top_k: int | None,

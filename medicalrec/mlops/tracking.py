@@ -105,23 +105,37 @@ def metric_key(name: str) -> str:
     return name.replace("@", "_at_")
 
 
+def log_params_missing(run_id: str, params: dict[str, object]) -> None:
+    """Log ``params`` except keys the run already has (``mlflow run`` logs the entry point's own
+    parameters first, as typed, and MLflow refuses to change a param's value)."""
+    import mlflow
+    from mlflow.entities import Param
+
+    existing = mlflow.tracking.MlflowClient().get_run(run_id).data.params
+    fresh = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
+    if fresh:
+        mlflow.tracking.MlflowClient().log_batch(run_id, params=fresh)
+
+
 def log_scoring_run(summary, experiment: str | None = None) -> str:
     """Log a ``serving.batch.ScoringSummary`` as a run (params: model URI and version, input hash,
-    top-k, device; metrics: row counts, seconds, tasks/s); returns the run id. The caller decides
-    whether to log (``score --log-mlflow``, the MLproject ``score`` entry point)."""
+    top-k as asked and ``top_k_effective``, device; metrics: row counts, seconds, tasks/s); returns
+    the run id. The caller decides whether to log (``score --log-mlflow``, the MLproject ``score``
+    entry point); under ``mlflow run`` the run is the launcher's, whose ``top_k`` is kept as typed."""
     import mlflow
 
     if experiment:
         mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name="score") as run:
         mlflow.set_tags({"medicalrec.job": "score"})
-        mlflow.log_params({
+        log_params_missing(run.info.run_id, {
             "model_uri": summary.model_uri,
             "model_version": summary.model_version or "",
             "input_path": summary.input_path,
             "input_hash": summary.input_hash,
             "output_path": summary.output_path,
             "top_k": "all" if summary.top_k is None else summary.top_k,
+            "top_k_effective": summary.top_k_effective,
             "device": summary.device,
             "task_id_source": summary.task_id_source,
             "data_hash": summary.data_hash or "",

@@ -310,20 +310,10 @@ def _common_params(plan: TrainPlan) -> dict[str, str]:
     }
 
 
-def _log_params_missing(run_id: str, params: dict[str, str]) -> None:
-    """Log ``params`` except keys the run already has (``mlflow run`` logs the entry point's own
-    parameters first, and MLflow refuses to change a param's value)."""
-    import mlflow
-    from mlflow.entities import Param
-
-    existing = mlflow.tracking.MlflowClient().get_run(run_id).data.params
-    fresh = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
-    if fresh:
-        mlflow.tracking.MlflowClient().log_batch(run_id, params=fresh)
-
-
 def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
     import mlflow
+
+    from medicalrec.mlops.tracking import log_params_missing
 
     config = plan.config
     params = {
@@ -332,7 +322,7 @@ def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
         "recommenders": ",".join(plan.recommenders), "model_name": config.model_name,
         "register": str(bool(config.register)), "transformer_params": json.dumps(plan.params.get(TRANSFORMER, {}), sort_keys=True),
     }
-    _log_params_missing(run_id, params)
+    log_params_missing(run_id, params)
     mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, C.PROTOCOL: config.protocol,
                      "git_commit": git_commit()})
     if plan.notes:

@@ -13,6 +13,7 @@ in CSV. Output bytes depend only on the input, the bundle and ``top_k``/``chunk_
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,7 +26,7 @@ import pandas as pd
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
-from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256
+from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, temp_owner
 from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_top_k, output_schema
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -54,7 +55,8 @@ class ScoringSummary:
     rows_blank: int = 0  # rows with every cell empty: ignored
     output_rows: int = 0
     seconds: float = 0.0
-    top_k: int | None = DEFAULT_TOP_K
+    top_k: int | None = DEFAULT_TOP_K  # as asked; None: every candidate
+    top_k_effective: int = 0  # models per task in the output: fewer than top_k when the model has fewer
     device: str = "cpu"
     task_id_source: str = ""
     rejects_path: str | None = None
@@ -74,6 +76,8 @@ def format_summary(summary: ScoringSummary) -> str:
     """A few human lines for the end of a run."""
     version = f" (version {summary.model_version})" if summary.model_version else ""
     per_task = "all models" if summary.top_k is None else f"top {summary.top_k}"
+    if summary.top_k is None or summary.top_k_effective < summary.top_k:
+        per_task += f": {summary.top_k_effective} candidates"
     lines = [
         f"model      {summary.model_uri}{version}: {summary.recommender or '?'} mode {summary.mode or '?'}, device {summary.device}",
         f"input      {summary.input_path} (sha256 {summary.input_hash[:12]}...), task ids: {summary.task_id_source}",
@@ -111,6 +115,26 @@ def rejects_path_for(output: str | Path) -> Path:
     """``<output stem>.rejects.csv`` beside the output."""
     output = Path(output)
     return output.with_name(f"{output.stem}.rejects.csv")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def check_targets(input_path: Path, targets: dict[str, Path]) -> None:
+    """``ConfigError`` before any work when a path the run writes (``{role: path}``, their hidden
+    temporary files included) is a folder, read-only, or the input itself."""
+    for role, target in targets.items():
+        if target.is_dir():
+            raise ConfigError(f"{target}: the {role} path is a folder; move it away or choose another --output")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ConfigError(f"{target}: the {role} is read-only; make it writable or choose another --output")
+        if _same_file(input_path, target):
+            raise ConfigError(f"{input_path}: this run would overwrite its own input with the {role} ({target}); "
+                              "rename the input or choose another --output")
+        if temp_owner(input_path, target) is not None:
+            raise ConfigError(f"{input_path}: named like a hidden temporary file of the {role} ({target}), which "
+                              "runs remove; rename the input")
 
 
 
@@ -252,8 +276,9 @@ def score_file(
         raise ConfigError(f"{output_path}: output must end in {' or '.join(OUTPUT_FORMATS)}")
     if not output_path.parent.is_dir():
         raise ConfigError(f"{output_path}: directory {output_path.parent} does not exist")
-    if output_path.resolve() == input_path.resolve():
-        raise ConfigError(f"{output_path}: output would overwrite the input")
+    skip = on_error == "skip"
+    rejects_path = rejects_path_for(output_path) if skip else None
+    check_targets(input_path, {"output": output_path, **({"rejects file": rejects_path} if skip else {})})
 
     from medicalrec.bench.loading import read_table
 
@@ -263,13 +288,12 @@ def score_file(
     model_uri = str(model.directory if isinstance(model, Bundle) else model)
     summary = ScoringSummary(
         model_uri=model_uri, input_path=str(input_path), output_path=str(output_path),
-        input_hash=file_sha256(input_path), top_k=None if top_k is None else min(int(top_k), scorer.n_models),
+        input_hash=file_sha256(input_path), top_k=top_k,
+        top_k_effective=scorer.n_models if top_k is None else min(top_k, scorer.n_models),
         device=scorer.device, model_version=_model_version(model_uri), data_hash=bundle.metadata.get("data_hash"),
         recommender=bundle.metadata.get("recommender"), mode=bundle.mode,
         notes=[scorer.device_note] if scorer.device_note else [],
     )
-    skip = on_error == "skip"
-    rejects_path = rejects_path_for(output_path) if skip else None
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
     validator = _Validator(str(input_path), list(scorer.encoder.features), skip)
     with atomic_outputs(output_path, rejects_path) as (temp, rejects_temp), \

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medicalrec import constants as C
-from medicalrec.errors import ModelError
+from medicalrec.errors import ModelError, shown_value
 from medicalrec.features import FeatureEncoder
 
 ONNX_FILE = "model.onnx"
@@ -99,6 +99,16 @@ def read_bundle(directory: str | Path) -> Bundle:
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
         raise ModelError(f"{directory / METADATA_FILE}: missing {', '.join(missing)}; re-export the model")
+    try:
+        FeatureEncoder.from_json(metadata["encoder"]).vocab_sizes  # every feature has its vocabulary or buckets
+    except (TypeError, KeyError, ValueError, AttributeError) as error:
+        raise ModelError(f"{directory / METADATA_FILE}: malformed 'encoder' ({type(error).__name__}: "
+                         f"{shown_value(str(error), 160)}); re-export the model") from None
+    models = metadata["models"]
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models) \
+            or len(set(models)) != len(models):
+        raise ModelError(f"{directory / METADATA_FILE}: 'models' must be a list of distinct model names, got "
+                         f"{shown_value(models)}; re-export the model")
     actual = file_sha256(directory / ONNX_FILE)
     if actual != metadata[CHECKSUM_KEY]:
         raise ModelError(
@@ -106,6 +116,22 @@ def read_bundle(directory: str | Path) -> Bundle:
             f"{str(metadata[CHECKSUM_KEY])[:12]}...; the weights are corrupted or were changed: re-export or re-download"
         )
     return Bundle(directory, metadata)
+
+
+def check_session(bundle: Bundle, session) -> None:
+    """``ModelError`` when the ONNX graph does not fit the metadata: its ``tokens`` input must take
+    one column per encoder feature and its ``scores`` output give one column per model."""
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    expected = {INPUT_NAME: (inputs, len(bundle.encoder.features), "encoder features"),
+                OUTPUT_NAME: (outputs, len(bundle.models), "models")}
+    for name, (found, width, what) in expected.items():
+        if name not in found:
+            raise ModelError(f"{bundle.onnx_path}: the graph has no {name!r} ({', '.join(found)}); re-export the model")
+        shape = found[name]
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != width):
+            raise ModelError(f"{bundle.onnx_path}: {name!r} has shape {shape}, but {METADATA_FILE} lists {width} "
+                             f"{what}; the two files do not belong together: re-export the model")
 
 
 def resolve_bundle(model: str | Path) -> Bundle:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError
-from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle
+from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
 from medicalrec.serving.files import escape_formula, escape_formulas
 
@@ -133,6 +133,7 @@ class Scorer:
             self.session = ort.InferenceSession(str(bundle.onnx_path), sess_options=options, providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types for a bad graph
             raise ModelError(f"{bundle.onnx_path}: ONNX Runtime cannot load the model: {error}") from None
+        check_session(bundle, self.session)
         self.device = "cuda" if use_cuda else "cpu"
         self.bundle = bundle
         self.encoder = bundle.encoder
