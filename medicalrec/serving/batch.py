@@ -3,7 +3,8 @@
 ``score_file`` streams the input chunk by chunk (read -> validate -> encode -> ONNX -> top-k ->
 evidence -> append), so memory stays flat in the input size apart from the set of task ids seen
 (needed to reject duplicates across chunks; ~100 bytes per id). Output and rejects are written
-with ``files.atomic_outputs``: a failure, Ctrl-C or SIGTERM leaves an existing output untouched.
+with ``files.atomic_outputs``: a failure, Ctrl-C or SIGTERM leaves an existing output untouched, and
+output and rejects are replaced together.
 
 Output (long format, one row per task and ranked model): ``Scorer.arrow_table``, formula-escaped
 in CSV. Output bytes depend only on the input, the bundle and ``top_k``/``chunk_size``.
@@ -75,15 +76,15 @@ class ScoringSummary:
 def format_summary(summary: ScoringSummary) -> str:
     """A few human lines for the end of a run."""
     version = f" (version {summary.model_version})" if summary.model_version else ""
-    per_task = "all models" if summary.top_k is None else f"top {summary.top_k}"
-    if summary.top_k is None or summary.top_k_effective < summary.top_k:
-        per_task += f": {summary.top_k_effective} candidates"
+    per_task = f"{summary.top_k_effective} models per task"
+    if summary.top_k != summary.top_k_effective:
+        per_task += ", all asked" if summary.top_k is None else f", top {summary.top_k} asked"
     lines = [
         f"model      {summary.model_uri}{version}: {summary.recommender or '?'} mode {summary.mode or '?'}, device {summary.device}",
         f"input      {summary.input_path} (sha256 {summary.input_hash[:12]}...), task ids: {summary.task_id_source}",
         f"rows       {summary.rows_read} read, {summary.rows_scored} scored, {summary.rows_rejected} rejected"
         + (f", {summary.rows_blank} blank" if summary.rows_blank else ""),
-        f"output     {summary.output_path}: {summary.output_rows} rows ({per_task} per task)",
+        f"output     {summary.output_path}: {summary.output_rows} rows ({per_task})",
     ]
     if summary.rejects_path:
         lines.append(f"rejects    {summary.rejects_path}")
@@ -127,7 +128,7 @@ def check_targets(input_path: Path, targets: dict[str, Path]) -> None:
     for role, target in targets.items():
         if target.is_dir():
             raise ConfigError(f"{target}: the {role} path is a folder; move it away or choose another --output")
-        if target.exists() and not os.access(target, os.W_OK):
+        if target.exists() and not os.access(target, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
             raise ConfigError(f"{target}: the {role} is read-only; make it writable or choose another --output")
         if _same_file(input_path, target):
             raise ConfigError(f"{input_path}: this run would overwrite its own input with the {role} ({target}); "
@@ -259,7 +260,11 @@ def score_file(
     ``on_error="fail"``: the first chunk with a bad value raises ``ValidationError`` (row, column,
     value of each problem in it) and nothing is written. ``"skip"``: good rows are scored and every
     problem of a bad row goes to ``<output stem>.rejects.csv`` (row, task_id, column, value, reason;
-    written, possibly empty, on every skip run so a stale one never survives).
+    written, possibly empty, on every skip run so a stale one never survives), replaced together
+    with the output. Every row rejected: an output with only its header, ``rows_scored == 0``.
+
+    ``ConfigError`` before any work when a path the run writes is the input, a folder or read-only
+    (``check_targets``), or cannot be created.
 
     ``progress(rows_done)`` is called after each chunk with the number of input rows handled so far.
     The library never prints; the CLI decides what to show.
