@@ -26,7 +26,7 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256
-from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_top_k, output_schema
+from medicalrec.serving.scorer import DEFAULT_TOP_K, FeaturelessTasks, Scorer, check_top_k, output_schema
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 ON_ERROR = ("fail", "skip")
@@ -271,6 +271,7 @@ def score_file(
     skip = on_error == "skip"
     rejects_path = rejects_path_for(output_path) if skip else None
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
+    featureless = FeaturelessTasks(scorer.encoder.features)
     validator = _Validator(str(input_path), list(scorer.encoder.features), skip)
     with atomic_outputs(output_path, rejects_path) as (temp, rejects_temp), \
             TableWriter(temp, kind, output_schema(dictionary=True), output_schema(dictionary=False)) as writer, \
@@ -291,12 +292,14 @@ def score_file(
             if len(chunk.frame):
                 table = scorer.arrow_table(chunk.frame, chunk.ids, top_k, csv_safe=kind == "csv")
                 writer.write(table)
+                featureless.add(chunk.frame, chunk.ids)
                 summary.rows_scored += len(chunk.frame)
                 summary.output_rows += table.num_rows
             if progress is not None:
                 progress(summary.rows_read)
         if validator.headers is None or summary.rows_read == summary.rows_blank:
             raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
+    summary.notes += featureless.notes()
     summary.task_id_source = (f"column {validator.headers[validator.id_position].strip()!r}"
                               if validator.id_position is not None else "row numbers (no task_id column; header = row 1)")
     summary.seconds = time.perf_counter() - started

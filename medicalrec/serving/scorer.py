@@ -33,6 +33,7 @@ SIGNIFICANT_DIGITS = 6
 ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
+FEATURELESS_SHOWN = 3  # task ids named in the featureless-tasks note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,10 +209,35 @@ class Scorer:
             pa.array(round_significant(ranking.scores.reshape(-1))),
             pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
             repeated(e[C.NEAREST_TASKS]),
-            pa.array(np.repeat(round_significant(e[C.DISTANCE]), k)),
+            pa.array(np.repeat(round_significant(e[C.DISTANCE]), k), from_pandas=True),  # NaN -> null
             repeated(e[C.CONFIDENCE]),
         ]
         return pa.Table.from_arrays(columns, schema=output_schema(dictionary=True))
+
+
+class FeaturelessTasks:
+    """Counts the tasks of a run that have every feature of the model empty: nothing tells them apart
+    (each gets the same ranking) and there is no evidence for them (``distance`` empty). A chunk at a
+    time; keeps the count and the first few ids for one summary note."""
+
+    def __init__(self, features: list[str]):
+        self.features = list(features)
+        self.count = 0
+        self.ids: list[str] = []
+
+    def add(self, frame: pd.DataFrame, ids: np.ndarray) -> None:
+        present = [f for f in self.features if f in frame]
+        empty = frame[present].isna().all(axis=1).to_numpy() if present else np.ones(len(frame), dtype=bool)
+        self.count += int(empty.sum())
+        self.ids += [str(i) for i in np.asarray(ids, dtype=object)[empty][:FEATURELESS_SHOWN - len(self.ids)]]
+
+    def notes(self) -> list[str]:
+        """One note when there were such tasks, else none."""
+        if not self.count:
+            return []
+        shown = ", ".join(repr(i) for i in self.ids) + (", ..." if self.count > len(self.ids) else "")
+        return [f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the same "
+                "ranking, with no evidence (distance empty, confidence low); fill in what is known about them"]
 
 
 @dataclass
