@@ -26,7 +26,8 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256
-from medicalrec.serving.scorer import DEFAULT_TOP_K, FeaturelessTasks, Scorer, check_top_k, output_schema
+from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
+                                       evidence_layout, evidence_path_for, output_schema)
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 ON_ERROR = ("fail", "skip")
@@ -58,6 +59,7 @@ class ScoringSummary:
     device: str = "cpu"
     task_id_source: str = ""
     rejects_path: str | None = None
+    evidence_path: str | None = None  # the per-task evidence side file (evidence="side")
     model_version: str | None = None
     data_hash: str | None = None  # of the training data, when the bundle records it
     recommender: str | None = None
@@ -83,6 +85,8 @@ def format_summary(summary: ScoringSummary) -> str:
     ]
     if summary.rejects_path:
         lines.append(f"rejects    {summary.rejects_path}")
+    if summary.evidence_path:
+        lines.append(f"evidence   {summary.evidence_path} (one row per task: nearest_tasks, distance, confidence)")
     lines.append(f"time       {summary.seconds:.1f} s ({summary.tasks_per_second:,.0f} tasks/s)")
     lines += [f"note       {note}" for note in summary.notes]
     return "\n".join(lines)
@@ -224,6 +228,7 @@ def score_file(
     on_error: str = "fail",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    evidence: str | None = None,
 ) -> ScoringSummary:
     """Score every task of ``input_path`` and write the top-``top_k`` models per task (all with
     ``None``) to ``output_path`` (``.csv`` or ``.parquet``). Returns a ``ScoringSummary``.
@@ -236,6 +241,10 @@ def score_file(
     value of each problem in it) and nothing is written. ``"skip"``: good rows are scored and every
     problem of a bad row goes to ``<output stem>.rejects.csv`` (row, task_id, column, value, reason;
     written, possibly empty, on every skip run so a stale one never survives).
+
+    ``evidence``: ``"inline"`` (the per-task evidence on every ranked row) or ``"side"`` (once per
+    task in ``<output stem>.evidence.csv|.parquet``, written and replaced together with the output);
+    None: side when ``top_k`` is None, else inline (``scorer.evidence_layout``).
 
     ``progress(rows_done)`` is called after each chunk with the number of input rows handled so far.
     The library never prints; the CLI decides what to show.
@@ -254,6 +263,11 @@ def score_file(
         raise ConfigError(f"{output_path}: directory {output_path.parent} does not exist")
     if output_path.resolve() == input_path.resolve():
         raise ConfigError(f"{output_path}: output would overwrite the input")
+    evidence = evidence_layout(evidence, top_k)
+    evidence_path = evidence_path_for(output_path) if evidence == EVIDENCE_SIDE else None
+    if evidence_path is not None and evidence_path.resolve() == input_path.resolve():
+        raise ConfigError(f"{evidence_path}: the evidence side file of {output_path.name} would overwrite the input; "
+                          "rename the input or the output")
 
     from medicalrec.bench.loading import read_table
 
@@ -271,11 +285,15 @@ def score_file(
     skip = on_error == "skip"
     rejects_path = rejects_path_for(output_path) if skip else None
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
+    summary.evidence_path = None if evidence_path is None else str(evidence_path)
     featureless = FeaturelessTasks(scorer.encoder.features)
     validator = _Validator(str(input_path), list(scorer.encoder.features), skip)
-    with atomic_outputs(output_path, rejects_path) as (temp, rejects_temp), \
-            TableWriter(temp, kind, output_schema(dictionary=True), output_schema(dictionary=False)) as writer, \
-            (RejectsWriter(rejects_temp) if skip else nullcontext()) as rejects:
+    columns = C.OUTPUT_COLUMNS if evidence_path is None else C.RANKED_COLUMNS
+    with atomic_outputs(output_path, rejects_path, evidence_path) as (temp, rejects_temp, evidence_temp), \
+            TableWriter(temp, kind, output_schema(True, columns), output_schema(False, columns)) as writer, \
+            (RejectsWriter(rejects_temp) if skip else nullcontext()) as rejects, \
+            (TableWriter(evidence_temp, kind, output_schema(True, C.EVIDENCE_COLUMNS),
+                         output_schema(False, C.EVIDENCE_COLUMNS)) if evidence_temp else nullcontext()) as side:
         for raw in chunks:
             if validator.headers is None:
                 validator.start(raw)
@@ -290,8 +308,10 @@ def score_file(
                 summary.rows_rejected += len(chunk.bad_positions)
                 rejects.write(chunk.problems, raw, validator.id_position)
             if len(chunk.frame):
-                table = scorer.arrow_table(chunk.frame, chunk.ids, top_k, csv_safe=kind == "csv")
+                table, per_task = scorer.arrow_tables(chunk.frame, chunk.ids, top_k, kind == "csv", evidence)
                 writer.write(table)
+                if side is not None:
+                    side.write(per_task)
                 featureless.add(chunk.frame, chunk.ids)
                 summary.rows_scored += len(chunk.frame)
                 summary.output_rows += table.num_rows
