@@ -8,6 +8,9 @@
 3. Pure model throughput on the same token batches: ONNX Runtime vs the same network in torch eager
    (``MedicalRecTransformer.score_tokens``), no de-duplication.
 4. Import cost: ``import medicalrec.serving.batch`` and ``medicalrec --help`` wall time.
+5. Output size: bytes per million tasks of each evidence layout (``--evidence inline|side``), CSV
+   and Parquet, at top-7 and top-all, measured on one input each and scaled linearly (every task
+   writes its own rows; Parquet's compression makes its figure an estimate).
 
 Targets: 1M tasks -> top-10 CSV in under 60 s; peak memory under 1 GiB and flat in input size;
 ONNX Runtime >= 2x torch eager; ``medicalrec --help`` under 0.5 s.
@@ -15,6 +18,7 @@ ONNX Runtime >= 2x torch eager; ``medicalrec --help`` under 0.5 s.
     python benchmarks/bench_scoring.py                       # all sizes: ~3 min; needs ~2.5 GB of
                                                              # temp disk (1M input 150 MB, output 2.2 GB)
     python benchmarks/bench_scoring.py --sizes 10000,100000  # quicker
+    python benchmarks/bench_scoring.py --only-output-size     # part 5 alone: ~1 min, ~1 GB of temp disk
 """
 
 from __future__ import annotations
@@ -204,19 +208,58 @@ def import_times() -> list[tuple[str, float]]:
     return rows
 
 
+def output_sizes(bundle: Path, workdir: Path, rows_top: int, rows_all: int) -> list[tuple[str, str, str, int, int, int]]:
+    """``(top_k, format, layout, tasks, output bytes, side file bytes)`` of ``score_file`` on
+    generated inputs: ``rows_top`` tasks at top-7 and ``rows_all`` tasks ranking every candidate."""
+    from medicalrec.serving.batch import score_file
+    from medicalrec.serving.scorer import EVIDENCE_LAYOUTS, evidence_path_for
+
+    rows = []
+    for top_k, n in ((7, rows_top), (None, rows_all)):
+        source = make_input(workdir / f"tasks_size_{n}.csv", n)
+        for suffix in (".csv", ".parquet"):
+            for layout in EVIDENCE_LAYOUTS:
+                output = workdir / f"size{suffix}"
+                side = evidence_path_for(output)
+                summary = score_file(bundle, source, output, top_k=top_k, evidence=layout)
+                side_bytes = side.stat().st_size if side.exists() else 0
+                rows.append(("all" if top_k is None else str(top_k), suffix[1:], layout, summary.rows_scored,
+                             output.stat().st_size, side_bytes))
+                output.unlink()
+                side.unlink(missing_ok=True)
+    return rows
+
+
+def print_output_sizes(bundle: Path, workdir: Path, rows_top: int, rows_all: int) -> None:
+    print(f"\noutput size: measured on {rows_top:,} tasks at top-7 and {rows_all:,} tasks at top-all, "
+          "scaled linearly to 1M tasks")
+    print(f"  {'top-k':>5} {'format':<8} {'evidence':<8} {'bytes/task':>10} {'GB per 1M tasks':>16} {'of which side file':>18}")
+    for top_k, kind, layout, tasks, output_bytes, side_bytes in output_sizes(bundle, workdir, rows_top, rows_all):
+        per_task = (output_bytes + side_bytes) / tasks
+        print(f"  {top_k:>5} {kind:<8} {layout:<8} {per_task:>10,.0f} {per_task * 1e6 / 1e9:>16.2f} "
+              f"{side_bytes / tasks * 1e6 / 1e9:>18.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="task rows per end-to-end run")
     parser.add_argument("--mode", default="III", help="feature mode of the benchmarked model")
     parser.add_argument("--chunk-size", type=int, default=50_000)
     parser.add_argument("--workdir", type=Path, default=None, help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument("--size-tasks", default="20000,1000",
+                        help="tasks scored for the output-size table at top-7 and at top-all (all: every candidate)")
+    parser.add_argument("--only-output-size", action="store_true", help="run part 5 (output size) alone")
     args = parser.parse_args()
+    rows_top, rows_all = (int(s) for s in args.size_tasks.split(","))
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="medicalrec-bench-scoring-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; workdir {workdir}")
         transformer, bundle = build_bundle(workdir / "bundle", args.mode)
+        if args.only_output_size:
+            print_output_sizes(bundle, workdir, rows_top, rows_all)
+            return
         inputs = {}
         for n in sizes:
             started = time.perf_counter()
@@ -251,6 +294,7 @@ def main() -> None:
         print("\nimport cost (best of 3)")
         for name, seconds in import_times():
             print(f"  {name:<40} {seconds:>6.2f} s")
+        print_output_sizes(bundle, workdir, rows_top, rows_all)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

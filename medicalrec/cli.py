@@ -15,7 +15,7 @@ import click
 from medicalrec import __version__
 from medicalrec import constants as C
 from medicalrec.bench.defaults import DATA_HELP, DEFAULT_DATA
-from medicalrec.errors import MedicalRecError, ValidationError
+from medicalrec.errors import ConfigError, MedicalRecError, ValidationError
 
 EXIT_USER_ERROR = 2
 EXIT_NOTHING_SCORED = 3  # score --on-error skip rejected every row
@@ -181,16 +181,22 @@ class _TopK(click.ParamType):
 @click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
               help="Rows read and scored at a time; memory does not grow with the input. With --engine "
                    "spark: rows per batch of the executors' batch function (Arrow maxRecordsPerBatch).")
+@click.option("--evidence", type=click.Choice(["inline", "side"]), default=None,
+              help="Where the per-task evidence (nearest_tasks, distance, confidence) goes. inline: on every "
+                   "ranked row. side: once per task in OUTPUT_STEM.evidence.csv|.parquet (join on task_id), "
+                   "written together with the output, which keeps task_id, rank, model, score, support. "
+                   "Default: side with --top-k all, else inline. --engine spark: inline only.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (errors still go to stderr).")
 @click.option("--log-mlflow/--no-log-mlflow", default=False, show_default=True,
               help="Log the run (model version, input hash, row counts, timings) to MLflow tracking.")
 def score(model: str, input_path: str, output_path: str, engine: str, master: str | None, top_k: int | None,
-          device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
+          device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool, evidence: str | None) -> None:
     """Nightly batch scoring: rank the classifiers for every task of --input into --output.
 
     \b
     Output columns: task_id, rank, model, score, support, nearest_tasks, distance, confidence
-    (one row per task and ranked model; ties broken by model name).
+    (one row per task and ranked model; ties broken by model name); with --evidence side the
+    last three are once per task in OUTPUT_STEM.evidence.csv|.parquet.
 
     \b
     Examples:
@@ -203,6 +209,9 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
     Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where),
     3 --on-error skip rejected every row: nothing scored (the reasons are in the rejects file).
     """
+    if engine == "spark" and evidence == "side":
+        raise ConfigError("--evidence side needs --engine local: the Spark engine writes the evidence inline "
+                          "(drop --evidence, or score with --engine local)")
     if engine == "spark":
         _score_on_spark(model, input_path, output_path, master, top_k, device, on_error, chunk_size, quiet, log_mlflow)
         return
@@ -221,10 +230,11 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
     if not quiet and stderr.isatty():
         with click.progressbar(length=None, label="scoring", show_pos=True, file=stderr) as bar:
             summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
-                                 chunk_size=chunk_size, progress=lambda done: bar.update(done - bar.pos))
+                                 chunk_size=chunk_size, progress=lambda done: bar.update(done - bar.pos),
+                                 evidence=evidence)
     else:
         summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
-                             chunk_size=chunk_size)
+                             chunk_size=chunk_size, evidence=evidence)
     if log_mlflow:
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:

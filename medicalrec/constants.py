@@ -87,6 +87,10 @@ NEAREST_TASKS = "nearest_tasks"  # "ref / task | ..." of the nearest training ta
 DISTANCE = "distance"  # to the nearest training task
 CONFIDENCE = "confidence"  # low | ok | high
 OUTPUT_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+# ``score --evidence side``: the ranked rows without the per-task evidence, and that evidence once
+# per task in a side file (join on task_id).
+RANKED_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT)
+EVIDENCE_COLUMNS = (TASK_ID, NEAREST_TASKS, DISTANCE, CONFIDENCE)
 # Rejected input rows of ``score --on-error skip``.
 REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")
 

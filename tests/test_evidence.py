@@ -121,7 +121,7 @@ def test_explain_names_neighbours_counts_support_and_grades_confidence(small, mo
     assert out[C.DISTANCE][0] == 0.0
     assert out[C.CONFIDENCE][:3].tolist() == ["high"] * 3
     assert out[C.CONFIDENCE][3] == "low"  # unseen category, even though the numbers match A exactly
-    assert out[C.CONFIDENCE][6] == "low" and np.isinf(out[C.DISTANCE][6])
+    assert out[C.CONFIDENCE][6] == "low" and np.isnan(out[C.DISTANCE][6])  # no distance, not an infinite one
     assert out[C.NEAREST_TASKS][6] == "" and out[C.SUPPORT][6:].tolist() == [0, 0, 0]  # nothing is near
     # Only the single nearest task (A) counts: M2 and M1 have one record there, M3 none.
     monkeypatch.setattr(E, "N_SUPPORT_TASKS", 1)

@@ -528,7 +528,7 @@ def normalize(
         elif column == C.K_FOLD:
             out[column] = _k_fold_column(values, header, report, notes)
         else:
-            out[column] = _count_column(values, S.COUNT_MINIMUM[column], report)
+            out[column] = _count_column(values, S.COUNT_MINIMUM[column], S.COUNT_MAXIMUM[column], report)
 
     if C.N_SAMPLES in positions:
         whole = out[C.N_SAMPLES]
@@ -658,13 +658,20 @@ def _numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return numbers[codes], missing[codes], bad[codes], percent[codes]
 
 
-def _count_column(values: np.ndarray, minimum: int, report) -> np.ndarray:
-    numbers, _, bad, percent = _numbers(values)
+def _count_column(values: np.ndarray, minimum: int, maximum: int, report) -> np.ndarray:
+    return _whole_numbers(values, _numbers(values), minimum, maximum, f"a whole number >= {minimum}", report)
+
+
+def _whole_numbers(values: np.ndarray, parsed: tuple, minimum: int, maximum: int, expected: str, report) -> np.ndarray:
+    """``_numbers``' numbers where they are whole and in ``[minimum, maximum]``, else NaN and a
+    Problem (``expected``, or the plausibility bound's own text above ``maximum``)."""
+    numbers, _, bad, percent = parsed
     with np.errstate(invalid="ignore"):
         wrong = bad | percent | (~np.isnan(numbers) & ((numbers != np.round(numbers)) | (numbers < minimum)))
-    for i in np.flatnonzero(wrong):
-        report(int(i), values[i], f"a whole number >= {minimum}")
-    numbers[wrong] = np.nan
+        too_big = ~wrong & (numbers > maximum)
+    for i in np.flatnonzero(wrong | too_big):
+        report(int(i), values[i], S.implausible(maximum) if too_big[i] else expected)
+    numbers[wrong | too_big] = np.nan
     return numbers
 
 
@@ -684,13 +691,8 @@ def _k_fold_column(values: np.ndarray, header: str, report, notes: list[str]) ->
             elif match:
                 value = float(match.group(1))
         adjusted.append(value)
-    numbers, _, bad, percent = _numbers(_expand(adjusted, codes))
-    expected = "a whole number >= 0, 'Yes' or 'No'"
-    with np.errstate(invalid="ignore"):
-        wrong = bad | percent | (~np.isnan(numbers) & ((numbers != np.round(numbers)) | (numbers < 0)))
-    for i in np.flatnonzero(wrong):
-        report(int(i), values[i], expected)
-    numbers[wrong] = np.nan
+    numbers = _whole_numbers(values, _numbers(_expand(adjusted, codes)), S.COUNT_MINIMUM[C.K_FOLD],
+                             S.COUNT_MAXIMUM[C.K_FOLD], "a whole number >= 0, 'Yes' or 'No'", report)
     if unknown:
         notes.append(
             f"{header}: {unknown} record(s) say 'Yes' without a number of folds; "

@@ -114,6 +114,35 @@ COUNT_MINIMUM: dict[str, int] = {
     C.N_CLASSES: 2,
 }
 
+# Largest plausible value of each count column: a value above it is a typo, a unit slip or a
+# hostile input (1e308 images), reported like any bad value instead of quietly scoring as a task
+# far from everything ("low" confidence). Far beyond any real dataset, so that no real one trips it:
+# the largest image collections hold about 1e7 images (medical ones 1e5-1e6, tiles cut from whole
+# slides up to about 1e8); a whole-slide image is about 1e5 pixels a side; hyperspectral images have
+# a few hundred bands; the largest label sets (ICD-10 codes) about 1e5 classes. Leave-one-out has one
+# fold per image, so folds share the image bound.
+MAX_IMAGES = 10**10
+MAX_IMAGE_SIDE = 10**7  # pixels
+MAX_CHANNELS = 10**4
+MAX_CLASSES = 10**6
+COUNT_MAXIMUM: dict[str, int] = {
+    C.N_SAMPLES: MAX_IMAGES,
+    C.N_TRAIN: MAX_IMAGES,
+    C.N_TEST: MAX_IMAGES,
+    C.N_VAL: MAX_IMAGES,
+    C.K_FOLD: MAX_IMAGES,
+    C.WIDTH: MAX_IMAGE_SIDE,
+    C.HEIGHT: MAX_IMAGE_SIDE,
+    C.CHANNELS: MAX_CHANNELS,
+    C.N_CLASSES: MAX_CLASSES,
+}
+
+
+def implausible(maximum: int) -> str:
+    """What a ``Problem`` expects of a count above ``COUNT_MAXIMUM``."""
+    return f"at most {maximum:,} (no real dataset comes close; a typo or a unit slip?)"
+
+
 # Parts of a dataset that cannot be larger than the whole.
 SUBSET_COLUMNS = (C.N_TRAIN, C.N_TEST, C.N_VAL)
 

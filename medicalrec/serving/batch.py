@@ -28,7 +28,8 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, temp_owner
-from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_top_k, output_schema
+from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
+                                       evidence_layout, evidence_path_for, output_schema)
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 ON_ERROR = ("fail", "skip")
@@ -61,6 +62,7 @@ class ScoringSummary:
     device: str = "cpu"
     task_id_source: str = ""
     rejects_path: str | None = None
+    evidence_path: str | None = None  # the per-task evidence side file (evidence="side")
     model_version: str | None = None
     data_hash: str | None = None  # of the training data, when the bundle records it
     recommender: str | None = None
@@ -88,6 +90,8 @@ def format_summary(summary: ScoringSummary) -> str:
     ]
     if summary.rejects_path:
         lines.append(f"rejects    {summary.rejects_path}")
+    if summary.evidence_path:
+        lines.append(f"evidence   {summary.evidence_path} (one row per task: nearest_tasks, distance, confidence)")
     lines.append(f"time       {summary.seconds:.1f} s ({summary.tasks_per_second:,.0f} tasks/s)")
     lines += [f"note       {note}" for note in summary.notes]
     return "\n".join(lines)
@@ -249,6 +253,7 @@ def score_file(
     on_error: str = "fail",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    evidence: str | None = None,
 ) -> ScoringSummary:
     """Score every task of ``input_path`` and write the top-``top_k`` models per task (all with
     ``None``) to ``output_path`` (``.csv`` or ``.parquet``). Returns a ``ScoringSummary``.
@@ -265,6 +270,10 @@ def score_file(
 
     ``ConfigError`` before any work when a path the run writes is the input, a folder or read-only
     (``check_targets``), or cannot be created.
+
+    ``evidence``: ``"inline"`` (the per-task evidence on every ranked row) or ``"side"`` (once per
+    task in ``<output stem>.evidence.csv|.parquet``, written and replaced together with the output);
+    None: side when ``top_k`` is None, else inline (``scorer.evidence_layout``).
 
     ``progress(rows_done)`` is called after each chunk with the number of input rows handled so far.
     The library never prints; the CLI decides what to show.
@@ -283,7 +292,10 @@ def score_file(
         raise ConfigError(f"{output_path}: directory {output_path.parent} does not exist")
     skip = on_error == "skip"
     rejects_path = rejects_path_for(output_path) if skip else None
-    check_targets(input_path, {"output": output_path, **({"rejects file": rejects_path} if skip else {})})
+    evidence = evidence_layout(evidence, top_k)
+    evidence_path = evidence_path_for(output_path) if evidence == EVIDENCE_SIDE else None
+    check_targets(input_path, {"output": output_path, **({"rejects file": rejects_path} if skip else {}),
+                               **({"evidence side file": evidence_path} if evidence_path is not None else {})})
 
     from medicalrec.bench.loading import read_table
 
@@ -300,10 +312,15 @@ def score_file(
         notes=[scorer.device_note] if scorer.device_note else [],
     )
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
+    summary.evidence_path = None if evidence_path is None else str(evidence_path)
+    featureless = FeaturelessTasks(scorer.encoder.features)
     validator = _Validator(str(input_path), list(scorer.encoder.features), skip)
-    with atomic_outputs(output_path, rejects_path) as (temp, rejects_temp), \
-            TableWriter(temp, kind, output_schema(dictionary=True), output_schema(dictionary=False)) as writer, \
-            (RejectsWriter(rejects_temp) if skip else nullcontext()) as rejects:
+    columns = C.OUTPUT_COLUMNS if evidence_path is None else C.RANKED_COLUMNS
+    with atomic_outputs(output_path, rejects_path, evidence_path) as (temp, rejects_temp, evidence_temp), \
+            TableWriter(temp, kind, output_schema(True, columns), output_schema(False, columns)) as writer, \
+            (RejectsWriter(rejects_temp) if skip else nullcontext()) as rejects, \
+            (TableWriter(evidence_temp, kind, output_schema(True, C.EVIDENCE_COLUMNS),
+                         output_schema(False, C.EVIDENCE_COLUMNS)) if evidence_temp else nullcontext()) as side:
         for raw in chunks:
             if validator.headers is None:
                 validator.start(raw)
@@ -318,14 +335,18 @@ def score_file(
                 summary.rows_rejected += len(chunk.bad_positions)
                 rejects.write(chunk.problems, raw, validator.id_position)
             if len(chunk.frame):
-                table = scorer.arrow_table(chunk.frame, chunk.ids, top_k, csv_safe=kind == "csv")
+                table, per_task = scorer.arrow_tables(chunk.frame, chunk.ids, top_k, kind == "csv", evidence)
                 writer.write(table)
+                if side is not None:
+                    side.write(per_task)
+                featureless.add(chunk.frame, chunk.ids)
                 summary.rows_scored += len(chunk.frame)
                 summary.output_rows += table.num_rows
             if progress is not None:
                 progress(summary.rows_read)
         if validator.headers is None or summary.rows_read == summary.rows_blank:
             raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
+    summary.notes += featureless.notes()
     summary.task_id_source = (f"column {validator.headers[validator.id_position].strip()!r}"
                               if validator.id_position is not None else "row numbers (no task_id column; header = row 1)")
     summary.seconds = time.perf_counter() - started

@@ -220,16 +220,18 @@ class EvidenceIndex:
           joined by ``" | "``, nearest first (fewer or none when fewer training tasks share a
           feature with it); ``label``, when given, is applied to each distinct joined text (e.g. to
           escape it for a spreadsheet);
-        * ``distance``: distance to the nearest training task (``inf`` when no feature is shared);
+        * ``distance``: distance to the nearest training task; NaN when the task shares no feature
+          with any training task (every feature empty, say): there is no distance to give, and an
+          infinite one would read as "measured, very far" (and is not valid JSON);
         * ``confidence``: ``"low"`` when the distance is above the calibrated ``low`` threshold (or
-          infinite) or a category of the task never occurs in training (the network saw it as
+          NaN) or a category of the task never occurs in training (the network saw it as
           ``[UNK]``); ``"high"`` at or below the ``high`` threshold; else ``"ok"``.
         """
         ranked = np.asarray(ranked, dtype=np.int64)
         n, k = ranked.shape
         if self.n_tasks == 0:
             return {C.SUPPORT: np.zeros((n, k), dtype=np.int64), C.NEAREST_TASKS: np.full(n, "", dtype=object),
-                    C.DISTANCE: np.full(n, np.inf), C.CONFIDENCE: np.full(n, "low", dtype=object)}
+                    C.DISTANCE: np.full(n, np.nan), C.CONFIDENCE: np.full(n, "low", dtype=object)}
         numbers, codes = self.space.numbers(frame), self.space.codes(frame)
         index, dist = self._nearest(numbers, codes, max(N_SUPPORT_TASKS, N_NEAREST_NAMED))
         # A training task sharing no feature with the task (infinitely far) is no evidence for it.
@@ -245,7 +247,7 @@ class EvidenceIndex:
         first = np.unique(group, return_index=True)[1]
         texts = [" | ".join(self.labels[[t for t in named[i] if t < self.n_tasks]]) for i in first]
         labels = np.array([label(t) for t in texts] if label else texts, dtype=object)[group]
-        nearest = dist[:, 0]
+        nearest = np.where(reachable[:, 0], dist[:, 0], np.nan)
         unseen = (codes == CODE_UNSEEN).any(axis=1)
         confidence = np.where(unseen | ~np.isfinite(nearest) | (nearest > self.low), "low",
                               np.where(nearest <= self.high, "high", "ok")).astype(object)

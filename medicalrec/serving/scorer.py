@@ -11,12 +11,20 @@ support, nearest_tasks, distance, confidence`` (see ``evidence.EvidenceIndex.exp
 the last four). ``score`` is the model's softmax probability over all candidates and ``distance``
 the evidence distance, both rounded to 6 significant digits; ties are broken by model name
 ascending.
+
+Evidence layout (``EVIDENCE_LAYOUTS``): ``inline`` repeats the per-task evidence (``nearest_tasks``,
+``distance``, ``confidence``) on every ranked row, one self-contained table; ``side`` writes the
+ranked rows without it (``constants.RANKED_COLUMNS``) and the evidence once per task
+(``constants.EVIDENCE_COLUMNS``) to a side file, ``evidence_path_for(output)``. The
+``nearest_tasks`` text is most of an inline row's bytes, so with hundreds of ranked models per task
+(``top_k`` all) the side layout is the default (``evidence_layout``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +41,10 @@ SIGNIFICANT_DIGITS = 6
 ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
+EVIDENCE_INLINE = "inline"
+EVIDENCE_SIDE = "side"
+EVIDENCE_LAYOUTS = (EVIDENCE_INLINE, EVIDENCE_SIDE)
+FEATURELESS_SHOWN = 3  # task ids named in the featureless-tasks note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,14 +195,22 @@ class Scorer:
         return out.astype({C.RANK: np.int64, C.SUPPORT: np.int64})
 
     def arrow_table(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool):
-        """The long output of ``frame`` as an Arrow table (``output_schema(dictionary=True)``):
-        floats rounded to ``SIGNIFICANT_DIGITS``; texts dictionary-encoded, so a task's long
-        ``nearest_tasks`` text is stored once, not once per ranked model."""
+        """The long output of ``frame`` with the evidence inline, as an Arrow table
+        (``output_schema(dictionary=True)``): ``arrow_tables(..., EVIDENCE_INLINE)[0]``."""
+        return self.arrow_tables(frame, ids, top_k, csv_safe, EVIDENCE_INLINE)[0]
+
+    def arrow_tables(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool,
+                     evidence: str = EVIDENCE_INLINE):
+        """``(ranked, per_task)`` Arrow tables of ``frame``: with ``EVIDENCE_INLINE`` the long table
+        (``C.OUTPUT_COLUMNS``) and None; with ``EVIDENCE_SIDE`` the long table without the per-task
+        evidence (``C.RANKED_COLUMNS``) and one row per task of it (``C.EVIDENCE_COLUMNS``). Floats
+        rounded to ``SIGNIFICANT_DIGITS``, a NaN ``distance`` is null (an empty cell); texts
+        dictionary-encoded, so a task's long ``nearest_tasks`` text is stored once in memory."""
         import pyarrow as pa
 
+        check_evidence_layout(evidence)
         ranking = self._rank(frame, check_top_k(top_k), csv_safe)
         n, k = ranking.ranked.shape
-        per_task = np.repeat(np.arange(n, dtype=np.int32), k)
         e = ranking.evidence
         models = self._csv_models if csv_safe else self.models
 
@@ -198,21 +218,58 @@ class Scorer:
             return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32, copy=False)),
                                                   pa.array(dictionary, type=pa.string(), from_pandas=True))
 
-        def repeated(values: np.ndarray):
+        def factorized(values: np.ndarray):
             codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-            return encoded(codes[per_task], np.asarray(uniques, dtype=object))
+            return encoded(codes, np.asarray(uniques, dtype=object))
 
-        columns = [
-            encoded(per_task, escape_formulas(ids) if csv_safe else np.asarray(ids, dtype=object)),
-            pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n)),
-            encoded(ranking.ranked.reshape(-1), models),
-            pa.array(round_significant(ranking.scores.reshape(-1))),
-            pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
-            repeated(e[C.NEAREST_TASKS]),
-            pa.array(np.repeat(round_significant(e[C.DISTANCE]), k)),
-            repeated(e[C.CONFIDENCE]),
-        ]
-        return pa.Table.from_arrays(columns, schema=output_schema(dictionary=True))
+        per_task = {
+            C.TASK_ID: encoded(np.arange(n), escape_formulas(ids) if csv_safe else np.asarray(ids, dtype=object)),
+            C.NEAREST_TASKS: factorized(e[C.NEAREST_TASKS]),
+            C.DISTANCE: pa.array(round_significant(e[C.DISTANCE]), from_pandas=True),
+            C.CONFIDENCE: factorized(e[C.CONFIDENCE]),
+        }
+        rows = pa.array(np.repeat(np.arange(n, dtype=np.int32), k))
+        ranked = {
+            C.RANK: pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n)),
+            C.MODEL: encoded(ranking.ranked.reshape(-1), models),
+            C.SCORE: pa.array(round_significant(ranking.scores.reshape(-1))),
+            C.SUPPORT: pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
+        }
+        if evidence == EVIDENCE_SIDE:
+            return (_table({C.TASK_ID: per_task[C.TASK_ID].take(rows), **ranked}, C.RANKED_COLUMNS),
+                    _table(per_task, C.EVIDENCE_COLUMNS))
+        return _table({**{name: column.take(rows) for name, column in per_task.items()}, **ranked}, C.OUTPUT_COLUMNS), None
+
+
+def _table(columns: dict, names: tuple[str, ...]):
+    import pyarrow as pa
+
+    return pa.Table.from_arrays([columns[name] for name in names], schema=output_schema(dictionary=True, columns=names))
+
+
+class FeaturelessTasks:
+    """Counts the tasks of a run that have every feature of the model empty: nothing tells them apart
+    (each gets the same ranking) and there is no evidence for them (``distance`` empty). A chunk at a
+    time; keeps the count and the first few ids for one summary note."""
+
+    def __init__(self, features: list[str]):
+        self.features = list(features)
+        self.count = 0
+        self.ids: list[str] = []
+
+    def add(self, frame: pd.DataFrame, ids: np.ndarray) -> None:
+        present = [f for f in self.features if f in frame]
+        empty = frame[present].isna().all(axis=1).to_numpy() if present else np.ones(len(frame), dtype=bool)
+        self.count += int(empty.sum())
+        self.ids += [str(i) for i in np.asarray(ids, dtype=object)[empty][:FEATURELESS_SHOWN - len(self.ids)]]
+
+    def notes(self) -> list[str]:
+        """One note when there were such tasks, else none."""
+        if not self.count:
+            return []
+        shown = ", ".join(repr(i) for i in self.ids) + (", ..." if self.count > len(self.ids) else "")
+        return [f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the same "
+                "ranking, with no evidence (distance empty, confidence low); fill in what is known about them"]
 
 
 @dataclass
@@ -248,17 +305,36 @@ def unique_rows(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def output_schema(dictionary: bool = False):
-    """Column types of the output; text columns dictionary-encoded in memory (``dictionary``),
-    plain strings in a Parquet file so that readers get strings, not categoricals."""
+def output_schema(dictionary: bool = False, columns: tuple[str, ...] = C.OUTPUT_COLUMNS):
+    """Column types of the output (``columns``: ``C.OUTPUT_COLUMNS``, ``C.RANKED_COLUMNS`` or
+    ``C.EVIDENCE_COLUMNS``); text columns dictionary-encoded in memory (``dictionary``), plain
+    strings in a Parquet file so that readers get strings, not categoricals."""
     import pyarrow as pa
 
     text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
-    return pa.schema([
-        (C.TASK_ID, text), (C.RANK, pa.int32()), (C.MODEL, text), (C.SCORE, pa.float64()),
-        (C.SUPPORT, pa.int32()), (C.NEAREST_TASKS, text), (C.DISTANCE, pa.float64()), (C.CONFIDENCE, text),
-    ])
+    types = {C.TASK_ID: text, C.RANK: pa.int32(), C.MODEL: text, C.SCORE: pa.float64(), C.SUPPORT: pa.int32(),
+             C.NEAREST_TASKS: text, C.DISTANCE: pa.float64(), C.CONFIDENCE: text}
+    return pa.schema([(column, types[column]) for column in columns])
 
+
+def evidence_layout(evidence: str | None, top_k: int | None) -> str:
+    """``evidence``, or when None the default: ``EVIDENCE_SIDE`` when every candidate is ranked
+    (``top_k`` None: the evidence would repeat on hundreds of rows per task), else inline."""
+    if evidence is None:
+        return EVIDENCE_SIDE if top_k is None else EVIDENCE_INLINE
+    return check_evidence_layout(evidence)
+
+
+def check_evidence_layout(evidence: str) -> str:
+    if evidence not in EVIDENCE_LAYOUTS:
+        raise ConfigError(f"evidence must be one of {', '.join(EVIDENCE_LAYOUTS)}, got {evidence!r}")
+    return evidence
+
+
+def evidence_path_for(output: str | Path) -> Path:
+    """``<output stem>.evidence<suffix>`` beside the output: the side file of ``EVIDENCE_SIDE``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.evidence{output.suffix}")
 
 
 def check_top_k(top_k: int | None) -> int | None:
