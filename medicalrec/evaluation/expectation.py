@@ -52,6 +52,14 @@ def held_out_predictions(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, s
     return pd.concat(parts, ignore_index=True)
 
 
+def repeated_predictions(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0, repeats: int = 1,
+                         metric: str = EXPECTED_METRIC, group_by: str | None = None) -> pd.DataFrame:
+    """``held_out_predictions`` for seeds ``seed, seed + 1, ...`` (as ``evaluate --repeats``), with
+    a ``repeat`` column."""
+    return pd.concat([held_out_predictions(records, n_splits, seed + r, metric, group_by).assign(repeat=r)
+                      for r in range(repeats)], ignore_index=True)
+
+
 def interval_report(predictions: pd.DataFrame) -> dict[str, float]:
     """Summary of ``held_out_predictions``, every value averaged over tasks first (a task with many
     models counts once):
@@ -61,8 +69,13 @@ def interval_report(predictions: pd.DataFrame) -> dict[str, float]:
     * ``expected_mae`` and ``expected_baseline_mae``: mean ``|actual - expected|`` and
       ``|actual - baseline|``;
     * ``expected_pairs``, ``expected_tasks``: how many held-out pairs and tasks were measured.
+
+    With several ``repeat`` values, each is summarised alone and the summaries are averaged.
     """
     p = predictions
+    if "repeat" in p and p["repeat"].nunique() > 1:
+        reports = [interval_report(part.drop(columns="repeat")) for _, part in p.groupby("repeat")]
+        return {key: float(np.mean([r[key] for r in reports])) for key in reports[0]}
     per_task = p.assign(
         covered=((p["actual"] >= p["low"]) & (p["actual"] <= p["high"])).astype(float),
         width=p["high"] - p["low"],
@@ -80,8 +93,17 @@ def interval_report(predictions: pd.DataFrame) -> dict[str, float]:
 
 
 def fit_expectation(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0,
-                    metric: str = EXPECTED_METRIC) -> ExpectedPerformance:
-    """The shipped model: fitted on all ``records``, interval from their leave-dataset-out residuals."""
-    held_out = held_out_predictions(records, n_splits, seed, metric, calibrate=False)
-    model = ExpectedPerformance.fit(metric_table(records, metric), metric)
-    return model.with_interval(held_out["actual"] - held_out["expected"], INTERVAL)
+                    metric: str = EXPECTED_METRIC) -> ExpectedPerformance | None:
+    """The shipped model: fitted on all ``records``, interval from their leave-dataset-out
+    residuals. None when the records cannot support it (no record reports ``metric``, or fewer
+    than two groups to hold out): the scorer then leaves the expected columns empty."""
+    from medicalrec.errors import ConfigError
+
+    table = metric_table(records, metric)
+    if table.empty:
+        return None
+    try:
+        held_out = held_out_predictions(records, n_splits, seed, metric, calibrate=False)
+    except (ConfigError, ValueError):
+        return None
+    return ExpectedPerformance.fit(table, metric).with_interval(held_out["actual"] - held_out["expected"], INTERVAL)
