@@ -466,6 +466,7 @@ def _evaluate_expected(records, n_splits, seed, repeats, group_by, out: Path, da
     """The expected-AUC interval on the same folds: print it, write the pairs, the summary and a plot."""
     import json
 
+    from medicalrec.bench.splits import cv_grouping
     from medicalrec.evaluation.expectation import interval_report, repeated_predictions
     from medicalrec.evaluation.plots import plot_expected
 
@@ -475,7 +476,7 @@ def _evaluate_expected(records, n_splits, seed, repeats, group_by, out: Path, da
     predictions.to_csv(paths["expected"], index=False)
     paths["expected_summary"].write_text(json.dumps(report, indent=2))
     first = predictions[predictions["repeat"] == 0]
-    subtitle = (f"{data_label}, folds grouped by {group_by or 'dataset'}, {n_splits} folds (seed {seed}): "
+    subtitle = (f"{data_label}, folds grouped by {cv_grouping(records, C.PROTOCOL_TASK, group_by)}, {n_splits} folds (seed {seed}): "
                 f"{first[C.TASK_ID].nunique()} held-out tasks reporting AUC, {len(first)} (task, model) pairs")
     paths["expected_plot"] = plot_expected(first, out / "expected_performance.png", subtitle=subtitle)
     click.echo(f"expected AUC on held-out datasets ({int(report['expected_tasks'])} tasks, "
