@@ -99,6 +99,15 @@ class Catalogue:
         """Whether ``name`` has a reviewed row (rather than a parser guess)."""
         return name in self._rows
 
+    def costs(self, names) -> dict[str, list[float | None]]:
+        """``{name: [params_m, gflops, trained_params_m]}`` for ``names``, None where unknown: the
+        cost columns a scoring bundle carries (only reviewed rows: a parser guess has no cost)."""
+        out = {}
+        for name in names:
+            row = self._rows.get(name)
+            out[name] = [None, None, None] if row is None else [row.params_m, row.gflops, row.trained_params_m]
+        return out
+
     def names(self) -> list[str]:
         return sorted(self._rows)
 

@@ -156,3 +156,33 @@ def plot_regret(results: pd.DataFrame, path: str | Path, metric: str = "Regret@1
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_expected(predictions: pd.DataFrame, path: str | Path, metric: str = "AUC", subtitle: str | None = None) -> Path:
+    """Held-out actual against expected (``expectation.held_out_predictions``), each pair a dot,
+    inside its 80% interval drawn as a vertical bar; the diagonal is a perfect expectation. A dot
+    off its bar is a miss of the interval; the share of hits is in the title."""
+    plt = _pyplot()
+    p = predictions
+    hit = (p["actual"] >= p["low"]) & (p["actual"] <= p["high"])
+    fig, ax = plt.subplots(figsize=(6.0, 5.6))
+    ax.vlines(p["expected"], p["low"], p["high"], color="#bbbbbb", linewidth=0.6, alpha=0.25, zorder=1)
+    ax.scatter(p.loc[hit, "expected"], p.loc[hit, "actual"], s=7, color=HIGHLIGHT_COLOUR, alpha=0.45,
+               label="inside its interval", zorder=2)
+    ax.scatter(p.loc[~hit, "expected"], p.loc[~hit, "actual"], s=7, color="#444444", alpha=0.6,
+               label="outside", zorder=3)
+    ax.plot([0, 1], [0, 1], color="#333333", linewidth=1.0, linestyle="--", zorder=4)
+    low = float(min(p["actual"].min(), p["low"].min(), 0.4))
+    ax.set_xlim(low, 1.0)
+    ax.set_ylim(low, 1.0)
+    ax.set_xlabel(f"expected {metric} (before training)")
+    ax.set_ylabel(f"{metric} reported on the held-out dataset")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    heading = f"Expected {metric} on datasets never seen: {hit.mean():.0%} of (task, model) pairs inside the 80% interval"
+    ax.set_title(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -64,12 +64,16 @@ def check_parity(transformer, onnx_path: str | Path, tasks: pd.DataFrame, tolera
 
 def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, check_tasks: pd.DataFrame,
                   extra_metadata: dict | None = None, tolerance: float = PARITY_TOLERANCE) -> Bundle:
-    """ONNX + metadata (encoder, candidates, evidence from ``records``) into ``directory``.
+    """ONNX + metadata (encoder, candidates, evidence, expected AUC and costs from ``records`` and
+    the catalogue) into ``directory``.
 
     ``check_tasks`` are the tasks the parity check runs on (held-out tasks where there are any).
     """
+    from medicalrec.catalogue import Catalogue
+    from medicalrec.evaluation.expectation import fit_expectation
     from medicalrec.serving.evidence import build_evidence
 
+    expected = fit_expectation(records)
     with tempfile.TemporaryDirectory() as scratch:
         onnx_path = export_onnx(transformer, Path(scratch) / "model.onnx")
         difference = check_parity(transformer, onnx_path, check_tasks, tolerance)
@@ -79,6 +83,8 @@ def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, che
             "models": transformer.models_,
             "encoder": transformer.encoder.to_json(),
             "evidence": build_evidence(records, transformer.encoder),
+            "expected": None if expected is None else expected.to_json(),
+            "costs": Catalogue.load().costs(transformer.models_),
             "onnx_opset": ONNX_OPSET,
             "parity_max_abs_diff": difference,
             **(extra_metadata or {}),

@@ -6,7 +6,8 @@ A bundle is a directory with two files:
   output ``scores`` ``float32 [batch, n_models]`` (softmax over candidates, in ``models`` order);
 * ``medicalrec.json``: ``schema_version``, ``mode``, ``encoder`` (``FeatureEncoder.to_json``),
   ``models`` (candidate names, sorted), ``evidence`` (``evidence.build_evidence``), ``metrics``,
-  ``data_hash``, ``onnx_opset``, ``recommender``, and ``onnx_sha256``: the SHA-256 of
+  ``data_hash``, ``onnx_opset``, ``recommender``, ``expected`` (expected AUC and its interval,
+  ``serving.expectation``), ``costs`` (parameters and GFLOPs per candidate, from the catalogue), and ``onnx_sha256``: the SHA-256 of
   ``model.onnx``, checked on every read, so corrupted weights fail loudly instead of scoring.
 
 The exported MLflow model carries the bundle as its artifact ``bundle``; ``resolve_bundle`` accepts
@@ -66,6 +67,16 @@ class Bundle:
     @property
     def evidence(self) -> dict:
         return self.metadata.get("evidence", {})
+
+    @property
+    def expected(self) -> dict | None:
+        """``serving.expectation.ExpectedPerformance.to_json`` (absent in bundles of medicalrec < 0.2)."""
+        return self.metadata.get("expected")
+
+    @property
+    def costs(self) -> dict[str, list]:
+        """``{model: [params_m, gflops, trained_params_m]}``, None where unknown."""
+        return self.metadata.get("costs", {})
 
 
 def write_bundle(directory: str | Path, onnx_file: str | Path, metadata: dict) -> Bundle:

@@ -1,0 +1,70 @@
+"""Quality against cost: which candidates are worth their compute, and the user's limits.
+
+Pure numpy over one vector per candidate (expected metric, parameters, GFLOPs); unknown costs are
+NaN and are never guessed: a candidate whose cost is unknown is neither on nor off the Pareto front
+(``pareto`` is missing) and never passes a cost limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medicalrec.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a user allows. ``None`` means no limit.
+
+    ``max_params``: parameters in millions; ``max_gflops``: inference GFLOPs for one image;
+    ``within``: metric points (0.01 of AUC is 1 point) below the best expected candidate."""
+
+    max_params: float | None = None
+    max_gflops: float | None = None
+    within: float | None = None
+
+    def __post_init__(self):
+        for name in ("max_params", "max_gflops", "within"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                option = "--" + name.replace("_", "-")
+                raise ConfigError(f"{option} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.max_params, self.max_gflops, self.within))
+
+
+def pareto_front(expected: np.ndarray, params: np.ndarray, gflops: np.ndarray) -> np.ndarray:
+    """Per candidate: ``1.0`` if no other candidate with known costs is expected to be at least as
+    good while needing no more parameters and no more GFLOPs, and strictly better in one of the
+    three; ``0.0`` if one is; ``NaN`` when the candidate's own costs are unknown.
+
+    ``i`` is dominated by ``j`` iff ``e_j >= e_i, p_j <= p_i, g_j <= g_i`` and ``(e_j, -p_j, -g_j) != (e_i, -p_i, -g_i)``.
+    """
+    e, p, g = (np.asarray(v, dtype=float) for v in (expected, params, gflops))
+    known = np.isfinite(e) & np.isfinite(p) & np.isfinite(g)
+    ek, pk, gk = e[known], p[known], g[known]
+    at_least = (ek[None, :] >= ek[:, None]) & (pk[None, :] <= pk[:, None]) & (gk[None, :] <= gk[:, None])
+    strictly = (ek[None, :] > ek[:, None]) | (pk[None, :] < pk[:, None]) | (gk[None, :] < gk[:, None])
+    dominated = (at_least & strictly).any(axis=1)
+    out = np.full(len(e), np.nan)
+    out[known] = np.where(dominated, 0.0, 1.0)
+    return out
+
+
+def allowed(expected: np.ndarray, params: np.ndarray, gflops: np.ndarray, limits: Limits) -> np.ndarray:
+    """Boolean mask of the candidates within ``limits``. ``within`` counts from the best expected
+    candidate of all (not only those under the cost limits: "nearly as good as the best")."""
+    e, p, g = (np.asarray(v, dtype=float) for v in (expected, params, gflops))
+    keep = np.ones(len(e), dtype=bool)
+    if limits.max_params is not None:
+        keep &= np.isfinite(p) & (p <= limits.max_params)
+    if limits.max_gflops is not None:
+        keep &= np.isfinite(g) & (g <= limits.max_gflops)
+    if limits.within is not None:
+        best = np.nanmax(e) if np.isfinite(e).any() else np.nan
+        keep &= np.isfinite(e) & (e >= best - limits.within / 100.0 - 1e-12)
+    return keep
