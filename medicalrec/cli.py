@@ -186,17 +186,31 @@ class _TopK(click.ParamType):
                    "ranked row. side: once per task in OUTPUT_STEM.evidence.csv|.parquet (join on task_id), "
                    "written together with the output, which keeps task_id, rank, model, score, support. "
                    "Default: side with --top-k all, else inline. --engine spark: inline only.")
+@click.option("--max-params", type=float, default=None, metavar="MILLIONS",
+              help="Rank only candidates with at most this many parameters (millions); candidates whose "
+                   "size is unknown are left out.")
+@click.option("--max-gflops", type=float, default=None, metavar="GFLOPS",
+              help="Rank only candidates needing at most this many GFLOPs per image at their input size; "
+                   "unknown costs are left out.")
+@click.option("--within", type=float, default=None, metavar="POINTS",
+              help="Rank only candidates whose expected AUC is within POINTS (0.01 AUC = 1 point) of the "
+                   "best candidate's. With --max-params/--max-gflops: the cheap models nearly as good as the best.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (errors still go to stderr).")
 @click.option("--log-mlflow/--no-log-mlflow", default=False, show_default=True,
               help="Log the run (model version, input hash, row counts, timings) to MLflow tracking.")
 def score(model: str, input_path: str, output_path: str, engine: str, master: str | None, top_k: int | None,
-          device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool, evidence: str | None) -> None:
+          device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool, evidence: str | None,
+          max_params: float | None, max_gflops: float | None, within: float | None) -> None:
     """Nightly batch scoring: rank the classifiers for every task of --input into --output.
 
     \b
-    Output columns: task_id, rank, model, score, support, nearest_tasks, distance, confidence
-    (one row per task and ranked model; ties broken by model name); with --evidence side the
-    last three are once per task in OUTPUT_STEM.evidence.csv|.parquet.
+    Output columns, one row per task and ranked model (ties broken by model name):
+      task_id, rank, model, score, support
+      expected_auc, expected_low, expected_high   expected AUC and its 80% interval
+      params_m, gflops, trained_params_m, pareto  cost; pareto: no candidate is expected
+                                                  to be better and is cheaper
+      nearest_tasks, distance, confidence         evidence; with --evidence side once per
+                                                  task in OUTPUT_STEM.evidence.csv|.parquet
 
     \b
     Examples:
@@ -205,15 +219,20 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
           --output recs.parquet --top-k all --on-error skip --log-mlflow
       medicalrec score --engine spark --master yarn --input hdfs:///tasks/2024-06-01 \\
           --output hdfs:///recs/2024-06-01
+      medicalrec score --input tasks.csv --output cheap.csv --top-k all --within 1 --max-gflops 5
 
     Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where),
     3 --on-error skip rejected every row: nothing scored (the reasons are in the rejects file).
     """
+    from medicalrec.serving.tradeoff import Limits
+
+    limits = Limits(max_params=max_params, max_gflops=max_gflops, within=within)
     if engine == "spark" and evidence == "side":
         raise ConfigError("--evidence side needs --engine local: the Spark engine writes the evidence inline "
                           "(drop --evidence, or score with --engine local)")
     if engine == "spark":
-        _score_on_spark(model, input_path, output_path, master, top_k, device, on_error, chunk_size, quiet, log_mlflow)
+        _score_on_spark(model, input_path, output_path, master, top_k, device, on_error, chunk_size, quiet, log_mlflow,
+                        limits)
         return
     if master is not None:
         raise click.UsageError("--master needs --engine spark")
@@ -231,10 +250,10 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
         with click.progressbar(length=None, label="scoring", show_pos=True, file=stderr) as bar:
             summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
                                  chunk_size=chunk_size, progress=lambda done: bar.update(done - bar.pos),
-                                 evidence=evidence)
+                                 evidence=evidence, limits=limits)
     else:
         summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
-                             chunk_size=chunk_size, evidence=evidence)
+                             chunk_size=chunk_size, evidence=evidence, limits=limits)
     if log_mlflow:
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
@@ -246,7 +265,7 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
 
 
 def _score_on_spark(model: str, input_path: str, output_path: str, master: str | None, top_k: int | None,
-                    device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool) -> None:
+                    device: str, on_error: str, chunk_size: int, quiet: bool, log_mlflow: bool, limits) -> None:
     """``score --engine spark``: one Spark job; the summary counts come from the executors."""
     import time
 
@@ -260,7 +279,8 @@ def _score_on_spark(model: str, input_path: str, output_path: str, master: str |
     started = time.perf_counter()
     spark = spark_session(master, batch_rows=chunk_size)
     stats = SparkScoringStats(spark)
-    score_spark(input_path, model, output_path=output_path, top_k=top_k, spark=spark, device=device, stats=stats)
+    score_spark(input_path, model, output_path=output_path, top_k=top_k, spark=spark, device=device, stats=stats,
+                limits=limits)
     if not quiet:
         seconds = time.perf_counter() - started
         click.echo(f"model      {model}\ninput      {input_path}\noutput     {output_path} (Parquet directory)\n"

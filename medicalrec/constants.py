@@ -86,10 +86,20 @@ SUPPORT = "support"  # training records of the model on the nearest training tas
 NEAREST_TASKS = "nearest_tasks"  # "ref / task | ..." of the nearest training tasks
 DISTANCE = "distance"  # to the nearest training task
 CONFIDENCE = "confidence"  # low | ok | high
-OUTPUT_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+# What a candidate is expected to score (``serving.expectation``: the metric is in the name) and
+# what it costs (``catalogue``); the same on every row of a candidate.
+EXPECTED = "expected_auc"
+EXPECTED_LOW = "expected_low"  # 80% interval
+EXPECTED_HIGH = "expected_high"
+PARAMS_M = "params_m"  # parameters, millions
+GFLOPS = "gflops"  # inference GFLOPs for one image at the model's input size
+TRAINED_PARAMS_M = "trained_params_m"  # parameters the adaptation trains (a probe: only its head)
+PARETO = "pareto"  # no other candidate is expected to be better and is cheaper (empty: cost unknown)
+CANDIDATE_COLUMNS = (EXPECTED, EXPECTED_LOW, EXPECTED_HIGH, PARAMS_M, GFLOPS, TRAINED_PARAMS_M, PARETO)
 # ``score --evidence side``: the ranked rows without the per-task evidence, and that evidence once
 # per task in a side file (join on task_id).
-RANKED_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT)
+RANKED_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT) + CANDIDATE_COLUMNS
+OUTPUT_COLUMNS = RANKED_COLUMNS + (NEAREST_TASKS, DISTANCE, CONFIDENCE)
 EVIDENCE_COLUMNS = (TASK_ID, NEAREST_TASKS, DISTANCE, CONFIDENCE)
 # Rejected input rows of ``score --on-error skip``.
 REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")

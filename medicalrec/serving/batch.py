@@ -27,6 +27,7 @@ import pandas as pd
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
+from medicalrec.serving.tradeoff import Limits
 from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, temp_owner
 from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
                                        evidence_layout, evidence_path_for, output_schema)
@@ -254,6 +255,7 @@ def score_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
     evidence: str | None = None,
+    limits: Limits | None = None,
 ) -> ScoringSummary:
     """Score every task of ``input_path`` and write the top-``top_k`` models per task (all with
     ``None``) to ``output_path`` (``.csv`` or ``.parquet``). Returns a ``ScoringSummary``.
@@ -274,6 +276,9 @@ def score_file(
     ``evidence``: ``"inline"`` (the per-task evidence on every ranked row) or ``"side"`` (once per
     task in ``<output stem>.evidence.csv|.parquet``, written and replaced together with the output);
     None: side when ``top_k`` is None, else inline (``scorer.evidence_layout``).
+
+    ``limits`` (``tradeoff.Limits``): rank only the candidates within a parameter count, GFLOPs, or
+    points of the best expected metric; ``ConfigError`` before any work when none is.
 
     ``progress(rows_done)`` is called after each chunk with the number of input rows handled so far.
     The library never prints; the CLI decides what to show.
@@ -302,15 +307,19 @@ def score_file(
     chunks = read_table(input_path, chunksize=int(chunk_size))  # DataFileError before any model work
     bundle = model if isinstance(model, Bundle) else resolve_bundle(model)
     scorer = Scorer(bundle, device)
+    mask = scorer.candidate_mask(limits)
+    n_candidates = scorer.n_models if mask is None else int(mask.sum())
     model_uri = str(model.directory if isinstance(model, Bundle) else model)
     summary = ScoringSummary(
         model_uri=model_uri, input_path=str(input_path), output_path=str(output_path),
         input_hash=file_sha256(input_path), top_k=top_k,
-        top_k_effective=scorer.n_models if top_k is None else min(top_k, scorer.n_models),
+        top_k_effective=n_candidates if top_k is None else min(top_k, n_candidates),
         device=scorer.device, model_version=_model_version(model_uri), data_hash=bundle.metadata.get("data_hash"),
         recommender=bundle.metadata.get("recommender"), mode=bundle.mode,
         notes=[scorer.device_note] if scorer.device_note else [],
     )
+    if mask is not None:
+        summary.notes.append(f"{limits.describe()}: {n_candidates} of {scorer.n_models} candidate models qualify")
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
     summary.evidence_path = None if evidence_path is None else str(evidence_path)
     featureless = FeaturelessTasks(scorer.encoder.features)
@@ -335,7 +344,7 @@ def score_file(
                 summary.rows_rejected += len(chunk.bad_positions)
                 rejects.write(chunk.problems, raw, validator.id_position)
             if len(chunk.frame):
-                table, per_task = scorer.arrow_tables(chunk.frame, chunk.ids, top_k, kind == "csv", evidence)
+                table, per_task = scorer.arrow_tables(chunk.frame, chunk.ids, top_k, kind == "csv", evidence, limits)
                 writer.write(table)
                 if side is not None:
                     side.write(per_task)

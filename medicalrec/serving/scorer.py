@@ -33,6 +33,8 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
+from medicalrec.serving.expectation import ExpectedPerformance
+from medicalrec.serving.tradeoff import Limits, allowed, pareto_front
 from medicalrec.serving.files import escape_formula, escape_formulas
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -152,6 +154,24 @@ class Scorer:
         self.models = np.array(bundle.models, dtype=object)
         self._csv_models = escape_formulas(self.models)
         self.evidence = EvidenceIndex.from_json(bundle.evidence, models=bundle.models) if bundle.evidence else None
+        self.candidates = candidate_facts(bundle)
+
+    def candidate_mask(self, limits: Limits | None) -> np.ndarray | None:
+        """Mask of the candidates within ``limits`` (None: no limit); ``ConfigError`` when the
+        limits need an expectation the bundle lacks, or leave no candidate."""
+        if limits is None or not limits.active:
+            return None
+        facts = self.candidates
+        if limits.within is not None and not np.isfinite(facts[C.EXPECTED]).any():
+            raise ConfigError("--within needs the expected metric, which this model does not carry (exported by an "
+                              "older medicalrec): retrain it, or leave --within out")
+        mask = allowed(facts[C.EXPECTED], facts[C.PARAMS_M], facts[C.GFLOPS], limits)
+        if not mask.any():
+            smallest = ", ".join(f"the smallest known {name} is {np.nanmin(facts[column]):g}"
+                                 for name, column in (("parameter count (M)", C.PARAMS_M), ("GFLOPs", C.GFLOPS))
+                                 if np.isfinite(facts[column]).any())
+            raise ConfigError(f"no candidate model is within {limits.describe()} ({smallest}); loosen the limits")
+        return mask
 
     @property
     def n_models(self) -> int:
@@ -165,12 +185,18 @@ class Scorer:
             out[start:start + ORT_BATCH] = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
         return out
 
-    def _rank(self, frame: pd.DataFrame, top_k: int | None, csv_safe: bool = False) -> _Ranking:
-        """Top-k of every task; the network runs once per distinct token row (tasks whose fields
-        fall in the same buckets are identical to it), evidence runs on every task."""
+    def _rank(self, frame: pd.DataFrame, top_k: int | None, csv_safe: bool = False,
+              limits: Limits | None = None) -> _Ranking:
+        """Top-k of every task among the candidates within ``limits``; the network runs once per
+        distinct token row (tasks whose fields fall in the same buckets are identical to it),
+        evidence runs on every task."""
+        mask = self.candidate_mask(limits)
         tokens = self.encoder.tokens(frame)
         first, inverse = unique_rows(tokens)
         unique_scores = self._run(tokens[first])
+        if mask is not None:
+            unique_scores[:, ~mask] = -np.inf
+            top_k = int(mask.sum()) if top_k is None else min(top_k, int(mask.sum()))
         unique_ranked = top_k_indices(unique_scores, top_k)
         ranked = unique_ranked[inverse]
         scores = np.take_along_axis(unique_scores, unique_ranked, axis=1)[inverse]
@@ -182,34 +208,36 @@ class Scorer:
                         C.DISTANCE: np.full(n, np.nan), C.CONFIDENCE: np.full(n, "low", dtype=object)}
         return _Ranking(ranked, scores, evidence)
 
-    def rank(self, frame: pd.DataFrame, top_k: int | None = DEFAULT_TOP_K) -> pd.DataFrame:
+    def rank(self, frame: pd.DataFrame, top_k: int | None = DEFAULT_TOP_K, limits: Limits | None = None) -> pd.DataFrame:
         """``arrow_table`` of every task in ``frame`` (canonical columns, e.g. ``loading.normalize``'s
         frame) as a DataFrame: the rows ``score_file`` writes (same rounding, not formula-escaped),
         with ``task_id`` taken from the ``task_id`` column, else the index (kept as it is), and
-        ``rank`` and ``support`` as int64. ``top_k=None`` ranks every candidate."""
+        ``rank`` and ``support`` as int64. ``top_k=None`` ranks every candidate (within ``limits``)."""
         ids = frame[C.TASK_ID].to_numpy(dtype=object) if C.TASK_ID in frame else frame.index.to_numpy(dtype=object)
         texts = np.array([None if pd.isna(i) else str(i) for i in ids], dtype=object)
-        table = self.arrow_table(frame, texts, top_k, csv_safe=False).cast(output_schema(dictionary=False))
+        table = self.arrow_table(frame, texts, top_k, csv_safe=False, limits=limits).cast(output_schema(dictionary=False))
         out = table.to_pandas()
         out[C.TASK_ID] = np.repeat(ids, len(out) // len(ids)) if len(ids) else ids
         return out.astype({C.RANK: np.int64, C.SUPPORT: np.int64})
 
-    def arrow_table(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool):
+    def arrow_table(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool,
+                    limits: Limits | None = None):
         """The long output of ``frame`` with the evidence inline, as an Arrow table
         (``output_schema(dictionary=True)``): ``arrow_tables(..., EVIDENCE_INLINE)[0]``."""
-        return self.arrow_tables(frame, ids, top_k, csv_safe, EVIDENCE_INLINE)[0]
+        return self.arrow_tables(frame, ids, top_k, csv_safe, EVIDENCE_INLINE, limits)[0]
 
     def arrow_tables(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool,
-                     evidence: str = EVIDENCE_INLINE):
+                     evidence: str = EVIDENCE_INLINE, limits: Limits | None = None):
         """``(ranked, per_task)`` Arrow tables of ``frame``: with ``EVIDENCE_INLINE`` the long table
         (``C.OUTPUT_COLUMNS``) and None; with ``EVIDENCE_SIDE`` the long table without the per-task
         evidence (``C.RANKED_COLUMNS``) and one row per task of it (``C.EVIDENCE_COLUMNS``). Floats
         rounded to ``SIGNIFICANT_DIGITS``, a NaN ``distance`` is null (an empty cell); texts
-        dictionary-encoded, so a task's long ``nearest_tasks`` text is stored once in memory."""
+        dictionary-encoded, so a task's long ``nearest_tasks`` text is stored once in memory.
+        ``limits``: only candidates within them are ranked (``Scorer.candidate_mask``)."""
         import pyarrow as pa
 
         check_evidence_layout(evidence)
-        ranking = self._rank(frame, check_top_k(top_k), csv_safe)
+        ranking = self._rank(frame, check_top_k(top_k), csv_safe, limits)
         n, k = ranking.ranked.shape
         e = ranking.evidence
         models = self._csv_models if csv_safe else self.models
@@ -234,6 +262,8 @@ class Scorer:
             C.MODEL: encoded(ranking.ranked.reshape(-1), models),
             C.SCORE: pa.array(round_significant(ranking.scores.reshape(-1))),
             C.SUPPORT: pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
+            **{name: pa.array(values[ranking.ranked.reshape(-1)], from_pandas=True, type=output_schema(
+                columns=(name,)).field(name).type) for name, values in self.candidates.items()},
         }
         if evidence == EVIDENCE_SIDE:
             return (_table({C.TASK_ID: per_task[C.TASK_ID].take(rows), **ranked}, C.RANKED_COLUMNS),
@@ -305,6 +335,27 @@ def unique_rows(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
+def candidate_facts(bundle: Bundle) -> dict[str, np.ndarray]:
+    """Per candidate (bundle order) the ``C.CANDIDATE_COLUMNS``: expected metric and interval,
+    rounded to ``SIGNIFICANT_DIGITS``, costs, and the Pareto flag (``pareto`` as an object array of
+    True/False/None). NaN where the bundle does not know (no expectation, unknown cost)."""
+    models = bundle.models
+    n = len(models)
+    if bundle.expected:
+        expectation = ExpectedPerformance.from_json(bundle.expected)
+        expected = expectation.expected(models)
+        low, high = expectation.interval(expected)
+    else:
+        expected = low = high = np.full(n, np.nan)
+    costs = np.array([[np.nan if v is None else v for v in bundle.costs.get(m, [None] * 3)] for m in models],
+                     dtype=float).reshape(n, 3)
+    front = pareto_front(expected, costs[:, 0], costs[:, 1])
+    pareto = np.array([None if np.isnan(f) else bool(f) for f in front], dtype=object)
+    return {C.EXPECTED: round_significant(expected), C.EXPECTED_LOW: round_significant(low),
+            C.EXPECTED_HIGH: round_significant(high), C.PARAMS_M: costs[:, 0], C.GFLOPS: costs[:, 1],
+            C.TRAINED_PARAMS_M: costs[:, 2], C.PARETO: pareto}
+
+
 def output_schema(dictionary: bool = False, columns: tuple[str, ...] = C.OUTPUT_COLUMNS):
     """Column types of the output (``columns``: ``C.OUTPUT_COLUMNS``, ``C.RANKED_COLUMNS`` or
     ``C.EVIDENCE_COLUMNS``); text columns dictionary-encoded in memory (``dictionary``), plain
@@ -313,7 +364,8 @@ def output_schema(dictionary: bool = False, columns: tuple[str, ...] = C.OUTPUT_
 
     text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
     types = {C.TASK_ID: text, C.RANK: pa.int32(), C.MODEL: text, C.SCORE: pa.float64(), C.SUPPORT: pa.int32(),
-             C.NEAREST_TASKS: text, C.DISTANCE: pa.float64(), C.CONFIDENCE: text}
+             C.NEAREST_TASKS: text, C.DISTANCE: pa.float64(), C.CONFIDENCE: text, C.PARETO: pa.bool_(),
+             **{column: pa.float64() for column in C.CANDIDATE_COLUMNS if column != C.PARETO}}
     return pa.schema([(column, types[column]) for column in columns])
 
 

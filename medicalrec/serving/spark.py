@@ -63,6 +63,7 @@ from medicalrec.serving.batch import check_columns, check_task_ids
 from medicalrec.serving.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
 from medicalrec.serving.files import temp_name
 from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_device, check_top_k
+from medicalrec.serving.tradeoff import Limits
 
 APP_NAME = "medicalrec-score"
 PYSPARK_MISSING = "Spark engine needs pyspark: pip install 'medicalrec[spark]'"
@@ -71,7 +72,8 @@ MAX_PROBLEMS = 100  # bad values reported from the failing batch (the loader's d
 WORKER_ERROR_MARK = "medicalrec-worker-error "
 PARQUET_COMPRESSION = "zstd"
 SPARK_TYPES = {C.TASK_ID: "string", C.RANK: "int", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "int",
-               C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string"}
+               C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string", C.PARETO: "boolean",
+               **{column: "double" for column in C.CANDIDATE_COLUMNS if column != C.PARETO}}
 OUTPUT_DDL = ", ".join(f"`{column}` {SPARK_TYPES[column]}" for column in C.OUTPUT_COLUMNS)
 
 
@@ -154,6 +156,7 @@ def score_spark(
     *,
     partitions: int | None = None,
     stats: SparkScoringStats | None = None,
+    limits: Limits | None = None,
 ):
     """Rank the classifiers for every task of ``spark_df_or_path`` on Spark; returns a Spark DataFrame
     of the long ranked table (``constants.OUTPUT_COLUMNS``; the rows ``score_file`` writes for the same
@@ -178,6 +181,7 @@ def score_spark(
     ``partitions``: Spark tasks the input is hash-partitioned into by task id (default: the input's
     partitions, at least ``defaultParallelism``, so that a one-file input keeps every core busy).
     ``stats``: a ``SparkScoringStats`` to fill in.
+    ``limits``: rank only the candidates within them (``tradeoff.Limits``), checked on the driver.
 
     Raises ``ConfigError`` (no pyspark, bad parameter), ``DataFileError`` (unreadable input, no
     tasks), ``SchemaError`` (columns), ``ModelError`` (bundle) and, with ``output_path``,
@@ -195,6 +199,8 @@ def score_spark(
     frame, source = _read_input(spark, spark_df_or_path)
     bundle = model if isinstance(model, Bundle) else resolve_bundle(model)
     id_position = _check_columns(frame.columns, list(bundle.encoder.features), source)
+    if limits is not None and limits.active:
+        Scorer(bundle, device="cpu", threads=1).candidate_mask(limits)  # ConfigError here, not on an executor
 
     sc = spark.sparkContext
     files = {name: (bundle.directory / name).read_bytes() for name in (ONNX_FILE, METADATA_FILE)}
@@ -202,7 +208,7 @@ def score_spark(
     shipped = sc.broadcast(files)
     job = _Job(
         bundle_key=_bundle_key(files), files=shipped, device=device,
-        threads=int(sc.getConf().get("spark.task.cpus", "1")), top_k=top_k,
+        threads=int(sc.getConf().get("spark.task.cpus", "1")), top_k=top_k, limits=limits,
         id_position=id_position, source=source, counters=stats._accumulator,
     )
     wanted = int(partitions) if partitions is not None else max(frame.rdd.getNumPartitions(), sc.defaultParallelism)
@@ -345,6 +351,7 @@ class _Job:
     device: str
     threads: int
     top_k: int | None
+    limits: Limits | None
     id_position: int
     source: str
     counters: Any  # Accumulator of SparkScoringStats
@@ -385,7 +392,7 @@ def _rank_batches(batches, job: _Job):
             frame, ids, blank = _validated(raw, job.id_position, job.source, seen)
             job.counters.add({_process(): [0, 1, len(raw), blank]})
             if len(ids):
-                table = _worker_scorer(job).arrow_table(frame, ids, job.top_k, csv_safe=False)
+                table = _worker_scorer(job).arrow_table(frame, ids, job.top_k, csv_safe=False, limits=job.limits)
                 yield from table.cast(schema).to_batches()
     except MedicalRecError as error:
         raise _WorkerError(error) from None
@@ -394,7 +401,7 @@ def _rank_batches(batches, job: _Job):
 def _arrow_output_schema():
     import pyarrow as pa
 
-    types = {"string": pa.string(), "int": pa.int32(), "double": pa.float64()}
+    types = {"string": pa.string(), "int": pa.int32(), "double": pa.float64(), "boolean": pa.bool_()}
     return pa.schema([(column, types[SPARK_TYPES[column]]) for column in C.OUTPUT_COLUMNS])
 
 

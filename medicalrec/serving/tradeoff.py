@@ -32,6 +32,11 @@ class Limits:
                 option = "--" + name.replace("_", "-")
                 raise ConfigError(f"{option} must be a finite number >= 0, got {value!r}")
 
+    def describe(self) -> str:
+        """The limits as the options that set them, e.g. ``--max-params 25 --within 1``."""
+        return " ".join(f"--{name.replace('_', '-')} {getattr(self, name):g}"
+                        for name in ("max_params", "max_gflops", "within") if getattr(self, name) is not None)
+
     @property
     def active(self) -> bool:
         return any(v is not None for v in (self.max_params, self.max_gflops, self.within))

@@ -1,0 +1,95 @@
+"""Expected AUC, costs and the Pareto flag in real scoring output, and the limits that pick the
+cheap candidates nearly as good as the best (local engine and CLI, on the shared real bundle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from medicalrec import constants as C
+from medicalrec.bench.tasks import task_queries
+from medicalrec.catalogue import Catalogue
+from medicalrec.cli import main
+from medicalrec.errors import ConfigError
+from medicalrec.serving.batch import score_file
+from medicalrec.serving.tradeoff import Limits, pareto_front
+
+
+@pytest.fixture(scope="module")
+def tasks_file(scoring_bundle, tmp_path_factory):
+    _, _, records = scoring_bundle
+    queries = task_queries(records).reset_index(drop=True).head(12)
+    queries.insert(0, C.TASK_ID, [f"t{i}" for i in range(len(queries))])
+    path = tmp_path_factory.mktemp("tradeoff") / "tasks.csv"
+    queries.drop(columns=[c for c in queries if c in (C.REF, C.TASK)]).to_csv(path, index=False)
+    return path
+
+
+def _score(bundle, tasks_file, out, **kwargs) -> pd.DataFrame:
+    score_file(bundle, tasks_file, out, evidence="inline", **kwargs)
+    return pd.read_csv(out, dtype={C.TASK_ID: str})
+
+
+def test_rows_carry_the_bundles_expectation_catalogue_costs_and_pareto_flag(scoring_bundle, tasks_file, tmp_path):
+    _, bundle, records = scoring_bundle
+    out = _score(bundle, tasks_file, tmp_path / "all.csv", top_k=None)
+    assert tuple(out.columns) == C.OUTPUT_COLUMNS
+    # Expected AUC: the candidate's median AUC over the training tasks, computed here from the records.
+    auc = records.dropna(subset=[C.AUC]).assign(task=records[C.REF].astype(str) + "|" + records[C.TASK].astype(str))
+    medians = auc.groupby([C.MODEL, "task"])[C.AUC].max().groupby(level=0).median()
+    rated = out[out[C.MODEL].isin(medians.index)]
+    assert len(rated) > 0
+    np.testing.assert_allclose(rated[C.EXPECTED], rated[C.MODEL].map(medians), rtol=1e-5)
+    assert ((out[C.EXPECTED_LOW] <= out[C.EXPECTED]) & (out[C.EXPECTED] <= out[C.EXPECTED_HIGH])).all()
+    # Costs: the shipped catalogue's reviewed rows.
+    catalogue = Catalogue.load()
+    for row in out.drop_duplicates(C.MODEL).itertuples(index=False):
+        attributes = catalogue.attributes(row.model)
+        for column, value in ((C.PARAMS_M, attributes.params_m), (C.GFLOPS, attributes.gflops)):
+            cell = getattr(row, column)
+            assert (np.isnan(cell) if value is None else cell == pytest.approx(value)), (row.model, column)
+    # Pareto: the same verdict as the pure function over every candidate of the bundle.
+    per_model = out.drop_duplicates(C.MODEL).set_index(C.MODEL)
+    front = pareto_front(per_model[C.EXPECTED], per_model[C.PARAMS_M], per_model[C.GFLOPS])
+    flags = per_model[C.PARETO].map({True: 1.0, False: 0.0, "True": 1.0, "False": 0.0})
+    np.testing.assert_array_equal(flags.to_numpy(dtype=float), front)
+    assert (flags == 1).any() and (flags == 0).any()
+
+
+def test_limits_keep_the_ranking_of_the_candidates_they_allow(scoring_bundle, tasks_file, tmp_path):
+    _, bundle, _ = scoring_bundle
+    full = _score(bundle, tasks_file, tmp_path / "all.csv", top_k=None)
+    limits = Limits(max_params=30, within=5)
+    small = _score(bundle, tasks_file, tmp_path / "small.csv", top_k=None, limits=limits)
+    best = full[C.EXPECTED].max()
+    assert (small[C.PARAMS_M] <= 30).all() and (small[C.EXPECTED] >= best - 0.05 - 1e-9).all()
+    expected = full[(full[C.PARAMS_M] <= 30) & (full[C.EXPECTED] >= best - 0.05 - 1e-9)]
+    assert 0 < small[C.MODEL].nunique() < full[C.MODEL].nunique()
+    for task_id, part in small.groupby(C.TASK_ID):
+        assert part[C.RANK].tolist() == list(range(1, len(part) + 1))
+        assert part[C.MODEL].tolist() == expected.loc[expected[C.TASK_ID] == task_id, C.MODEL].tolist()
+    top3 = _score(bundle, tasks_file, tmp_path / "top3.csv", top_k=3, limits=limits)
+    assert top3.groupby(C.TASK_ID)[C.MODEL].apply(list).to_dict() == small.groupby(C.TASK_ID)[C.MODEL].apply(
+        lambda m: list(m)[:3]).to_dict()
+
+
+def test_limits_that_leave_nothing_stop_before_writing(scoring_bundle, tasks_file, tmp_path):
+    _, bundle, _ = scoring_bundle
+    with pytest.raises(ConfigError, match="no candidate model is within --max-params 0.001"):
+        score_file(bundle, tasks_file, tmp_path / "none.csv", limits=Limits(max_params=0.001))
+    assert not (tmp_path / "none.csv").exists()
+
+
+@pytest.mark.parametrize("option,value", [("--max-params", "-1"), ("--max-gflops", "nan"), ("--within", "inf"),
+                                          ("--max-params", "0.001")])
+def test_cli_nonsense_limits_are_one_line_and_exit_2(scoring_bundle, tasks_file, tmp_path, option, value):
+    _, bundle, _ = scoring_bundle
+    out = tmp_path / "recs.csv"
+    result = CliRunner().invoke(main, ["score", "--model", str(bundle.directory), "--input", str(tasks_file),
+                                       "--output", str(out), option, value, "-q"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0]
+    assert not out.exists()
