@@ -93,3 +93,23 @@ def test_cli_nonsense_limits_are_one_line_and_exit_2(scoring_bundle, tasks_file,
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0]
     assert not out.exists()
+
+
+def test_mlproject_score_entry_point_passes_limits_and_leaves_none_out(scoring_bundle, tasks_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, bundle, _ = scoring_bundle
+    project = Path(__file__).resolve().parents[1]
+    out = tmp_path / "recs.csv"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    result = subprocess.run(
+        [sys.executable, str(project / "entrypoints" / "score.py"), "--input", str(tasks_file), "--output", str(out),
+         "--model", str(bundle.directory), "--top-k", "all", "--max-params", "none", "--max-gflops", "none",
+         "--within", "2"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    recs = pd.read_csv(out)
+    assert recs[C.EXPECTED].min() >= recs[C.EXPECTED].max() - 0.02 - 1e-9
+    assert "--within 2:" in result.stderr  # the summary says how many candidates qualified
