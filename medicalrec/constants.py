@@ -87,6 +87,12 @@ NEAREST_TASKS = "nearest_tasks"  # "ref / task | ..." of the nearest training ta
 DISTANCE = "distance"  # to the nearest training task
 CONFIDENCE = "confidence"  # low | ok | high
 OUTPUT_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+# The same, one row per task (the pyfunc model's output="per_task", what mlflow.pyfunc.spark_udf
+# needs): models, scores and support are arrays in rank order, the evidence columns appear once.
+RANKED_MODELS = "models"
+RANKED_SCORES = "scores"
+PER_TASK_COLUMNS = (TASK_ID, RANKED_MODELS, RANKED_SCORES, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+OUTPUT_LONG, OUTPUT_PER_TASK = "long", "per_task"  # values of the pyfunc model's "output" param
 # Rejected input rows of ``score --on-error skip``.
 REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")
 
