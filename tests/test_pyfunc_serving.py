@@ -179,7 +179,7 @@ def test_spark_udf_gives_one_row_per_task(spark, logged):
     from medicalrec.serving.pyfunc import PER_TASK_SPARK_TYPE
 
     request = logged["request"].dropna(axis=1, how="all")  # Spark types no all-empty column
-    frame = spark.createDataFrame(request.astype(object).where(request.notna(), None))
+    frame = spark.createDataFrame(request.astype(object).where(request.notna(), None)).coalesce(1)  # one worker loads the model
     assert dict(frame.dtypes)[C.N_SAMPLES] == "double"  # the signature's type (MLflow refuses bigint -> double)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", logged["store"])
