@@ -172,6 +172,12 @@ def test_bad_requests_are_400_with_one_line_and_no_stack_trace(server, body, con
     assert "stack_trace" not in answer and "Traceback" not in text
 
 
+def test_rows_without_task_id_are_named_by_their_request_row_like_errors(logged):
+    request = logged["request"].drop(columns=[C.TASK_ID])
+    ranked = logged["model"].predict(request, params={"top_k": 1, "output": "per_task"})
+    assert ranked[C.TASK_ID].tolist() == list(range(1, len(request) + 1))
+
+
 def test_spark_udf_gives_one_row_per_task(spark, logged):
     import mlflow
     from pyspark.sql import functions as F
