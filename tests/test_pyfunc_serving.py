@@ -42,6 +42,7 @@ def logged(scoring_bundle, tmp_path_factory):
 
     from medicalrec.bench.tasks import task_queries
     from medicalrec.mlops.model import log_bundle_model, request_frame
+    from medicalrec.mlops.tracking import get_or_create_experiment
 
     _, bundle, records = scoring_bundle
     store = tmp_path_factory.mktemp("serving")
@@ -53,7 +54,7 @@ def logged(scoring_bundle, tmp_path_factory):
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.delenv("MLFLOW_RUN_ID", raising=False)
         mlflow.set_tracking_uri(uri)
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=get_or_create_experiment("serving")):  # artifacts beside the store
             info = log_bundle_model(bundle.directory, request.head(2))
         yield {"uri": info.model_uri, "store": uri, "model": mlflow.pyfunc.load_model(info.model_uri),
                "request": request, "directory": store}
