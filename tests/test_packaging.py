@@ -57,10 +57,10 @@ def test_scoring_needs_none_of_the_training_packages(scoring_bundle, tmp_path):
     assert (tmp_path / "recs.csv").read_bytes() == (tmp_path / "expected.csv").read_bytes()
     assert len(pd.read_csv(tmp_path / "recs.csv")) == 25 * 5
     # promote (the registry and its rescoring) and the pyfunc model import without them too.
-    modules = ["medicalrec.mlops.registry", "medicalrec.evaluation.crossval", "medicalrec.mlops.model",
-               "medicalrec.serving.pyfunc", "medicalrec.serving.spark"]
-    imported = subprocess.run([sys.executable, "-c", _without(TRAINING_PACKAGES, "\n".join(f"import {m}" for m in modules))],
-                              capture_output=True, text=True, cwd=tmp_path)
+    modules = ["medicalrec.mlops.registry", "medicalrec.evaluation.crossval", "medicalrec.mlops.export",
+               "medicalrec.mlops.model", "medicalrec.serving.pyfunc", "medicalrec.serving.spark"]
+    code = _without(TRAINING_PACKAGES, "\n".join(f"import {m}" for m in modules))
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
 
 
@@ -80,7 +80,8 @@ def test_training_commands_without_torch_say_install_the_train_extra(command, tm
 def test_every_import_is_declared_and_training_packages_are_the_train_extra():
     requirements = _requirements()
     declared = {group: {_name(r) for r in reqs} for group, reqs in requirements.items()}
-    distributions = {name: {d.lower().replace("_", "-") for d in dists} for name, dists in packages_distributions().items()}
+    distributions = {name: {d.lower().replace("_", "-") for d in dists}
+                     for name, dists in packages_distributions().items()}
     imported = set()
     for path in (ROOT / "medicalrec").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -110,7 +111,8 @@ def test_ci_runs_exactly_the_readmes_test_command():
     commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
     assert commands == ['python -m pip install -e ".[train]" && mlflow run . -e train --env-manager local',
                         'python -m pip install -e ".[train,test,spark]" && python -m pytest -q']
-    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [commands[1]]
     extras = set(_requirements()) - {"base"}
     for command in commands:

@@ -83,7 +83,8 @@ def _top_k(value) -> int | None:
     if value is None or value == 0:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"param top_k: got {shown_value(value)}, expected a whole number >= 1, or 0 for every candidate")
+        raise ConfigError(f"param top_k: got {shown_value(value)}, expected a whole number >= 1, "
+                          "or 0 for every candidate")
     return int(value)
 
 
