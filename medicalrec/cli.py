@@ -292,6 +292,20 @@ def _score_on_spark(model: str, input_path: str, output_path: str, master: str |
                    "Spark start included)", err=True)
 
 
+# Import names of the [train] extra (pyproject.toml): what train and evaluate need beyond scoring.
+TRAINING_PACKAGES = ("torch", "onnx", "onnxscript", "sklearn", "skops", "threadpoolctl", "lightgbm", "matplotlib")
+
+
+def _require_training_extra(command: str) -> None:
+    """A scoring-only install (``pip install medicalrec``) has no torch: say so in one line before any work."""
+    import importlib.util
+
+    missing = [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"medicalrec {command} needs the training extra (missing: {', '.join(missing)}): "
+                          "pip install 'medicalrec[train]' (pip install -e '.[train]' in a checkout)")
+
+
 def _configure_tracking() -> str:
     from medicalrec.mlops.tracking import configure_tracking
 
@@ -382,6 +396,7 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, gr
     """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),
     export the best transformer to ONNX and register it. Same parameters as `mlflow run . -e train`;
     with --no-register, `mlflow run . -e evaluate`."""
+    _require_training_extra("train")
     import json
     from contextlib import ExitStack
 
@@ -464,6 +479,7 @@ def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers,
     Example (the README's numbers):
       medicalrec evaluate --protocol task --folds 5 --repeats 3 --out reports/task
     """
+    _require_training_extra("evaluate")
     from contextlib import ExitStack
 
     from medicalrec.bench.loading import load_bench

@@ -101,6 +101,12 @@ CANDIDATE_COLUMNS = (EXPECTED, EXPECTED_LOW, EXPECTED_HIGH, PARAMS_M, GFLOPS, TR
 RANKED_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT) + CANDIDATE_COLUMNS
 OUTPUT_COLUMNS = RANKED_COLUMNS + (NEAREST_TASKS, DISTANCE, CONFIDENCE)
 EVIDENCE_COLUMNS = (TASK_ID, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+# The same, one row per task (the pyfunc model's output="per_task", what mlflow.pyfunc.spark_udf
+# needs): models, scores and support are arrays in rank order, the evidence columns appear once.
+RANKED_MODELS = "models"
+RANKED_SCORES = "scores"
+PER_TASK_COLUMNS = (TASK_ID, RANKED_MODELS, RANKED_SCORES, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+OUTPUT_LONG, OUTPUT_PER_TASK = "long", "per_task"  # values of the pyfunc model's "output" param
 # Rejected input rows of ``score --on-error skip``.
 REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")
 

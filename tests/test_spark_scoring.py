@@ -1,11 +1,10 @@
-"""Spark batch scoring in local mode (``local[2]``): a real exported bundle, real task rows of the
+"""Spark batch scoring in local mode (``local[2]``, the session fixture of conftest.py): a real exported bundle, real task rows of the
 public bench, the same long ranked table as the local scorer, one ONNX Runtime session per executor
 Python process, and the local scorer's fail-mode behaviour on bad rows."""
 
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,54 +17,16 @@ from medicalrec.errors import ConfigError, DataFileError, ModelError, SchemaErro
 from medicalrec.serving.batch import score_file
 from medicalrec.serving.spark import PYSPARK_MISSING, SparkScoringStats, TaskProblem, score_spark
 
-from conftest import REAL_BENCH  # noqa: E402
+from conftest import REAL_BENCH, SPARK_BATCH_ROWS as BATCH_ROWS  # noqa: E402
 QUERY_COLUMNS = [C.REF, C.TASK, C.DOMAIN, C.MODALITY, C.TASK_TYPE, C.N_SAMPLES, C.N_TRAIN, C.N_TEST, C.N_VAL,
                  C.WIDTH, C.HEIGHT, C.CHANNELS, C.N_CLASSES]
 REPEATS = 3  # 106 real tasks x 3 = 318 task rows
-BATCH_ROWS = 50  # spark.sql.execution.arrow.maxRecordsPerBatch: many small batches per task
-QUIET_LOG4J = """\
-rootLogger.level = error
-rootLogger.appenderRef.console.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %p %c{1}: %m%n
-"""
 
 pytestmark = [
     pytest.mark.slow,  # a JVM and Python workers: ~1 minute for the module
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),  # pyspark's own toPandas on pandas 3
 ]
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """``local[2]`` with reused Python workers and 50-row Arrow batches; the JVM logs errors only."""
-    pytest.importorskip("pyspark", reason="the Spark engine is optional: pip install 'medicalrec[spark]'")
-    from pyspark.sql import SparkSession
-
-    scratch = tmp_path_factory.mktemp("spark")
-    log4j = scratch / "log4j2.properties"
-    log4j.write_text(QUIET_LOG4J)
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        # Workers run this interpreter (with its medicalrec and onnxruntime), not whatever python3 is on PATH.
-        patch.setenv("PYSPARK_PYTHON", sys.executable)
-        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
-        patch.setenv("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to a loopback address" warning
-        session = (SparkSession.builder.master("local[2]").appName("medicalrec-test")
-                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}")
-                   .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))  # not ./spark-warehouse
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.python.worker.reuse", "true")
-                   .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ROWS))
-                   .getOrCreate())
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

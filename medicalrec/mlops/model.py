@@ -4,7 +4,6 @@ bundle as a models-from-code pyfunc model (``serving/pyfunc.py``, no pickle)."""
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +41,31 @@ def request_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
-    """Every request column optional (a user leaves fields empty); numbers accept any type (ints,
-    floats with NaN, numeric text: the model normalises and validates them like a bench file); the output
-    schema is inferred from the ranked table of the input example; ``top_k`` (0 = every model) is a
-    per-call parameter."""
-    from mlflow.models import ModelSignature, infer_signature
+def model_signature():
+    """Every request column optional (a user leaves fields empty), text as ``string`` and numbers as
+    ``double`` (concrete types: ``mlflow models serve`` parses ``text/csv`` and JSON with them; a
+    DataFrame given to ``predict`` or ``spark_udf`` needs float columns, MLflow refuses int64 -> double);
+    the output is the long ranked table (``distance``, expected AUC, costs and ``pareto`` None where
+    unknown); ``top_k`` (0 = every model), ``output`` (``long`` or ``per_task``, see
+    ``serving/pyfunc.py``) and the limits ``max_params``, ``max_gflops``, ``within`` (None = no limit)
+    are per-call parameters."""
+    from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-    from mlflow.types.schema import AnyType
+
+    from medicalrec.serving.tradeoff import LIMIT_NAMES
 
     inputs = Schema(
         [ColSpec("string", c, required=False) for c in REQUEST_TEXT_COLUMNS]
-        + [ColSpec(AnyType(), c, required=False) for c in REQUEST_NUMBER_COLUMNS]
+        + [ColSpec("double", c, required=False) for c in REQUEST_NUMBER_COLUMNS]
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "integer columns cannot hold missing values": rank, support never miss
-        outputs = infer_signature(example_input, example_output).outputs
-    return ModelSignature(inputs=inputs, outputs=outputs, params=ParamSchema([ParamSpec("top_k", "long", 0)]))
+    output_types = {C.TASK_ID: "string", C.RANK: "long", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "long",
+                    C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string", C.PARETO: "boolean",
+                    **{c: "double" for c in C.CANDIDATE_COLUMNS if c != C.PARETO}}
+    optional = {C.DISTANCE, *C.CANDIDATE_COLUMNS}  # None where unknown
+    outputs = Schema([ColSpec(output_types[c], c, required=c not in optional) for c in C.OUTPUT_COLUMNS])
+    params = ParamSchema([ParamSpec("top_k", "long", 0), ParamSpec("output", "string", C.OUTPUT_LONG)]
+                         + [ParamSpec(name, "double", None) for name in LIMIT_NAMES])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
 def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
@@ -70,11 +77,9 @@ def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
 
     import mlflow
 
-    from medicalrec.serving.bundle import ARTIFACT_KEY, read_bundle
-    from medicalrec.serving.scorer import Scorer
+    from medicalrec.serving.bundle import ARTIFACT_KEY
 
     package = Path(__file__).resolve().parents[1]  # the medicalrec package
-    output = Scorer(read_bundle(bundle_dir), device="cpu").rank(example, top_k=None)
     with tempfile.TemporaryDirectory(prefix="medicalrec-code-") as scratch:
         code = shutil.copytree(package, Path(scratch) / package.name,
                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -87,7 +92,7 @@ def log_bundle_model(bundle_dir: str | Path, example: pd.DataFrame):
             python_model=str(package / "serving" / "pyfunc.py"),
             artifacts={ARTIFACT_KEY: str(bundle_dir)},
             code_paths=[str(code)],
-            signature=model_signature(example, output),
+            signature=model_signature(),
             input_example=example,
             pip_requirements=scoring_requirements(),
         )

@@ -13,6 +13,8 @@ import numpy as np
 
 from medicalrec.errors import ConfigError
 
+LIMIT_NAMES = ("max_params", "max_gflops", "within")  # Limits' fields: CLI options --max-params ..., pyfunc params
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -26,7 +28,7 @@ class Limits:
     within: float | None = None
 
     def __post_init__(self):
-        for name in ("max_params", "max_gflops", "within"):
+        for name in LIMIT_NAMES:
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value >= 0):
                 option = "--" + name.replace("_", "-")
@@ -35,11 +37,11 @@ class Limits:
     def describe(self) -> str:
         """The limits as the options that set them, e.g. ``--max-params 25 --within 1``."""
         return " ".join(f"--{name.replace('_', '-')} {getattr(self, name):g}"
-                        for name in ("max_params", "max_gflops", "within") if getattr(self, name) is not None)
+                        for name in LIMIT_NAMES if getattr(self, name) is not None)
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.max_params, self.max_gflops, self.within))
+        return any(getattr(self, name) is not None for name in LIMIT_NAMES)
 
 
 def pareto_front(expected: np.ndarray, params: np.ndarray, gflops: np.ndarray) -> np.ndarray:
