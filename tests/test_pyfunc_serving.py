@@ -173,6 +173,21 @@ def test_bad_requests_are_400_with_one_line_and_no_stack_trace(server, body, con
     assert "stack_trace" not in answer and "Traceback" not in text
 
 
+def test_limit_params_pick_the_cheap_candidates_nearly_as_good_as_the_best(logged):
+    model, request = logged["model"], logged["request"]
+    everything = model.predict(request, params={"top_k": 0})
+    cheap = model.predict(request, params={"top_k": 0, "max_params": 30.0, "within": 5.0})
+    best = max(v for v in everything[C.EXPECTED] if v is not None)
+    assert 0 < cheap[C.MODEL].nunique() < everything[C.MODEL].nunique()
+    assert all(p <= 30 for p in cheap[C.PARAMS_M]) and all(e >= best - 0.05 - 1e-9 for e in cheap[C.EXPECTED])
+    # Unknown values are None (strict JSON), never NaN.
+    assert not any(isinstance(v, float) and v != v for v in everything[C.PARAMS_M])
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match="within must be a finite number >= 0, got -1.0"):
+        model.predict(request, params={"within": -1.0})
+
+
 def test_rows_without_task_id_are_named_by_their_request_row_like_errors(logged):
     request = logged["request"].drop(columns=[C.TASK_ID])
     ranked = logged["model"].predict(request, params={"top_k": 1, "output": "per_task"})
