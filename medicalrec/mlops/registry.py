@@ -99,7 +99,7 @@ def _client():
 
     from medicalrec.mlops.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(create=False)  # promotion looks models up: it never creates a store
     return MlflowClient()
 
 
