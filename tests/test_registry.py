@@ -301,7 +301,7 @@ def test_embedded_store_is_the_nearest_project_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(project / "a" / "b")
     assert tracking.project_dir() == project.resolve()
     assert tracking.tracking_uri() == f"sqlite:///{project.resolve()}/mlflow.db"
-    assert tracking.artifact_location() == (project.resolve() / "mlartifacts").as_uri()
+    assert tracking.artifact_location() == (project.resolve() / "mlruns").as_uri()
     monkeypatch.chdir(tmp_path)  # no MLproject above: the working directory itself
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
 
@@ -313,4 +313,4 @@ def test_the_environment_variable_overrides_the_embedded_store(monkeypatch):
     assert tracking.tracking_uri() == "http://mlflow.example:5000"
     assert tracking.artifact_location() is None  # a server decides where artifacts go
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////srv/store/mlflow.db")
-    assert tracking.artifact_location() == "file:///srv/store/mlartifacts"
+    assert tracking.artifact_location() == "file:///srv/store/mlruns"

@@ -339,6 +339,7 @@ def _point_to(client, stray: str, parent, experiment: str) -> None:
     text = (f"`mlflow run` was started without --experiment-name, so MLflow put this run in experiment Default; "
             f"the training sweep ran in experiment {experiment!r}, run {parent.info.run_name} ({parent.info.run_id}). "
             f"Next time: mlflow run . -e train --experiment-name {experiment}")
+    client.update_run(stray, name=f"{parent.info.run_name}: in experiment {experiment}")
     client.set_tag(stray, NOTE_TAG, text)
     client.set_tag(stray, "medicalrec.sweep_run_id", parent.info.run_id)
 
