@@ -59,6 +59,17 @@ def test_a_lookup_from_another_folder_names_the_store_and_creates_nothing(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_model_missing_from_an_existing_store_names_the_store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _client(tmp_path).search_experiments()  # a store, with nothing registered in it
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    Path("tasks.csv").write_text("task_id,modality\nt1,Chest X-Ray\n")
+    result = CliRunner().invoke(main, ["score", "--input", "tasks.csv", "--output", "recs.csv"])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: cannot load model 'models:/medicalrec@production' from {uri}: ")
+
+
 def test_scoring_a_bundle_directory_needs_no_store(scoring_bundle, tmp_path, monkeypatch):
     from medicalrec.bench.tasks import task_queries
 

@@ -247,12 +247,12 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     # Under ``mlflow run`` the launcher's run is the parent. Taken out of the environment so that
     # the nested ``start_run`` calls below create child runs instead of resuming it.
     launcher_run = os.environ.pop(LAUNCHER_RUN_ENV, None)
+    launcher_experiment = client.get_run(launcher_run).info.experiment_id if launcher_run else None
     stray = None
-    if launcher_run and client.get_run(launcher_run).info.experiment_id == DEFAULT_EXPERIMENT_ID:
+    if launcher_experiment == DEFAULT_EXPERIMENT_ID:
         stray, launcher_run = launcher_run, None  # `mlflow run` without --experiment-name: not under Default
     if launcher_run:
-        experiment = client.get_experiment(client.get_run(launcher_run).info.experiment_id)
-        get_or_create_experiment(experiment.name, EXPERIMENT_NOTE)
+        get_or_create_experiment(client.get_experiment(launcher_experiment).name, EXPERIMENT_NOTE)
         client.update_run(launcher_run, name=_run_name(plan))
         run_context = mlflow.start_run(run_id=launcher_run)
     else:
