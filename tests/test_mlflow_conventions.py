@@ -130,3 +130,19 @@ def test_an_entry_point_puts_the_cli_error_on_the_launcher_run(tmp_path):
     assert (done.returncode, done.stderr.strip().splitlines()) == (2, [line])
     tags = client.get_run(launcher.info.run_id).data.tags
     assert (tags["medicalrec.error"], tags["medicalrec.exit_code"]) == (line, "2")
+
+
+def test_the_line_put_on_a_failed_run_is_the_one_that_says_why():
+    sys.path.insert(0, str(ROOT / "entrypoints"))
+    try:
+        from _cli import error_line
+    finally:
+        sys.path.remove(str(ROOT / "entrypoints"))
+    log = "2026/12/02 14:00:00 INFO mlflow.store.db.utils: Creating initial MLflow database tables...\n"
+    refusal = "medicalrec version 2: NOT promoted: NDCG@5 0.8 does not beat production version 1's 0.9\n"
+    assert error_line(log, refusal) == refusal.strip()  # a refused promotion (exit 1) says so on stdout
+    usage = "Usage: medicalrec train [OPTIONS]\nTry 'medicalrec train --help' for help.\n\nError: Invalid value\n"
+    assert error_line(log + usage, "") == "Error: Invalid value"
+    assert error_line(log + "error: bad.csv: row 3\n  more detail\n", "") == "error: bad.csv: row 3"
+    traceback = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'encoder'\n"
+    assert error_line(traceback, "[3/16] fold 1\n") == "KeyError: 'encoder'"
