@@ -307,9 +307,16 @@ def _require_training_extra(command: str) -> None:
 
 
 def _configure_tracking() -> str:
+    """Point MLflow at the project's store. Only ``train`` may create it: ``promote``, and ``score``
+    of a ``models:/`` or ``runs:/`` URI, look something up, so a local store that does not exist is
+    an error naming it (not a new empty ``mlflow.db`` and "model not found")."""
     from medicalrec.mlops.tracking import configure_tracking
 
-    return configure_tracking()
+    ctx = click.get_current_context(silent=True)
+    name = ctx.command.name if ctx is not None else None
+    model = str(ctx.params.get("model", "")) if ctx is not None else ""
+    looks_up = name == "promote" or (name == "score" and model.startswith(("models:/", "runs:/")))
+    return configure_tracking(create=not looks_up)
 
 
 class _Folds(click.ParamType):

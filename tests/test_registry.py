@@ -173,6 +173,8 @@ def test_every_decision_is_a_run_in_the_promotions_experiment(registry):
     runs = client.search_runs([experiment.experiment_id], f"tags.model_name = '{name}'")
     assert sorted(r.data.tags["outcome"] for r in runs) == sorted([FIRST, UNCHANGED])
     assert {r.info.run_id for r in runs} == {d.run_id for d in decisions}
+    assert {r.data.tags["mlflow.note.content"] for r in runs} == {d.message() for d in decisions}
+    assert "One run per `medicalrec promote`" in experiment.tags["mlflow.note.content"]
 
 
 def test_metrics_from_different_data_are_not_compared(registry):
@@ -301,9 +303,18 @@ def test_embedded_store_is_the_nearest_project_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(project / "a" / "b")
     assert tracking.project_dir() == project.resolve()
     assert tracking.tracking_uri() == f"sqlite:///{project.resolve()}/mlflow.db"
-    assert tracking.artifact_location() == (project.resolve() / "mlartifacts").as_uri()
+    assert tracking.artifact_location() == (project.resolve() / "mlruns").as_uri()
     monkeypatch.chdir(tmp_path)  # no MLproject above: the working directory itself
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+
+
+def test_promote_and_rollback_never_create_a_store(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    for action in (promote, rollback):
+        with pytest.raises(ModelError, match=f"no MLflow store at sqlite:///{missing} \\(from MLFLOW_TRACKING_URI\\)"):
+            action("medicalrec")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_environment_variable_overrides_the_embedded_store(monkeypatch):
@@ -313,4 +324,4 @@ def test_the_environment_variable_overrides_the_embedded_store(monkeypatch):
     assert tracking.tracking_uri() == "http://mlflow.example:5000"
     assert tracking.artifact_location() is None  # a server decides where artifacts go
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////srv/store/mlflow.db")
-    assert tracking.artifact_location() == "file:///srv/store/mlartifacts"
+    assert tracking.artifact_location() == "file:///srv/store/mlruns"

@@ -115,16 +115,19 @@ def test_one_child_run_per_mode_and_recommender_with_params_metrics_and_plots(tr
         assert _artifacts(client, run.info.run_id, "evaluation") == {"folds.csv", "ndcg_at_k.png"}
         folds = pd.read_csv(client.download_artifacts(run.info.run_id, "evaluation/folds.csv"))
         assert len(folds) == 2 * 8 and set(folds["fold"]) == {0, 1}  # 8 task-protocol metrics per fold
-        history = client.get_metric_history(run.info.run_id, "fold_NDCG_at_5")
-        assert sorted((m.step, m.value) for m in history) == sorted(enumerate(fold_values))
+        # each fold its own metric, not steps of one curve
+        assert [run.data.metrics[f"NDCG_at_5_fold{k}"] for k in (0, 1)] == pytest.approx(fold_values)
+        assert not any(m.step for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key))
     transformer_params = children[("I", "medicalrec")].data.params
     assert transformer_params["param.max_epochs"] == "3" and transformer_params["param.d_model"] == "16"
     from medicalrec.recommenders.best_mean_relevance import BestMeanRelevanceConfig
 
     # a default, filled in
     assert children[("I", "best_mean_relevance")].data.params["param.prior_tasks"] == str(BestMeanRelevanceConfig().prior_tasks)
-    # artifacts live next to the database, not in the working directory
-    assert client.get_run(result.parent_run_id).info.artifact_uri.startswith((directory / "mlartifacts").as_uri())
+    # artifacts live next to the database as mlflow run lays them out (mlruns/<experiment id>), not in the
+    # working directory
+    artifacts = (directory / "mlruns" / result.experiment_id).as_uri()
+    assert client.get_run(result.parent_run_id).info.artifact_uri.startswith(artifacts)
 
 
 def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
@@ -132,6 +135,10 @@ def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
     parent = client.get_run(result.parent_run_id)
     assert parent.data.params["data_hash"] == result.data_hash
     assert parent.data.tags["selected_mode"] == result.best_mode
+    # the transformer picked, under the names its child run uses: one column per metric in the runs table
+    picked = _children(client, result)[(result.best_mode, "medicalrec")].data.metrics
+    for key in ("NDCG_at_5", "NDCG_at_5_std", "Regret_at_1", "HitRate_at_1", "NDCG_at_5_fold0", "NDCG_at_5_fold1"):
+        assert parent.data.metrics[key] == pytest.approx(picked[key])
     report = _artifacts(client, result.parent_run_id, "report")
     assert {"comparison.csv", "comparison.md", "summary.csv", "summary.md", "results.csv"} <= report
     assert {"task_hitrate_at_k.png", "task_ndcg_at_k.png", "task_regret.png"} <= report
@@ -143,6 +150,26 @@ def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
         assert part["NDCG@5"].iloc[0] == part["NDCG@5"].max()  # best first within each mode
 
 
+def test_experiment_and_parent_run_say_what_they_are_and_the_data_is_a_dataset(trained, client):
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
+
+    result, _, _ = trained
+    experiment = client.get_experiment(result.experiment_id)
+    assert experiment.name == "medicalrec" and "one child run per feature mode x recommender" in experiment.tags["mlflow.note.content"]
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.run_name.startswith("train decathlon task task-2fold 20")
+    note = parent.data.tags["mlflow.note.content"]
+    assert "2 feature mode(s) (I, III) x 3 recommender(s), task protocol, 2 folds grouped by task" in note
+    assert f"decathlon ({shipped_data_path(DECATHLON)}): 70 records, data_hash {result.data_hash[:12]}" in note
+    assert "best_mean_relevance on NDCG@5" in note and f"registered medicalrec version {result.model_version}" in note
+    # the UI's Datasets column: name, digest, source, schema of the corpus trained on
+    [logged] = parent.inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest) == ("decathlon", result.data_hash[:12])
+    assert str(shipped_data_path(DECATHLON)) in logged.dataset.source
+    assert {tag.key: tag.value for tag in logged.tags}["mlflow.data.context"] == "training"
+    assert '"num_rows": 70' in logged.dataset.profile
+
+
 def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained, head, client):
     result, _, _ = trained
     frame = result.evaluation.results
@@ -152,13 +179,19 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
 
     version = client.get_model_version("medicalrec", result.model_version)
     tags = version.tags
-    assert tags["mode"] == result.best_mode
-    assert tags["protocol"] == "task"
-    assert tags["data_hash"] == result.data_hash
-    assert tags["onnx_opset"] == "18"
+    # what the promotion gate reads, the mode and the code; the rest is in the description
+    from medicalrec.mlops.registry import CV_SCHEME_TAGS
+
+    assert set(tags) == {"mode", "git_commit", *CV_SCHEME_TAGS, *(f"metric.{k}" for k in
+                         ("NDCG_at_1", "NDCG_at_3", "NDCG_at_5", "HitRate_at_1", "HitRate_at_3", "HitRate_at_5",
+                          "Regret_at_1", "KendallTau"))}
+    assert (tags["mode"], tags["protocol"], tags["data_hash"]) == (result.best_mode, "task", result.data_hash)
+    assert (tags["cv_grouping"], tags["folds"], tags["repeats"]) == ("task", "2", "1")
     assert float(tags["metric.NDCG_at_5"]) == pytest.approx(means.max())
-    assert "NDCG@5=" in tags["metrics"] and "Regret@1=" in tags["metrics"]
     assert tags["git_commit"].removesuffix("-dirty") == head
+    assert f"feature mode {result.best_mode}" in version.description and "decathlon (70 records" in version.description
+    assert f"NDCG@5 {means.max():.4f} ± " in version.description and "ONNX opset 18" in version.description
+    assert "best_mean_relevance" in client.get_registered_model("medicalrec").description
     # the verdict against the leaderboard: on the run (tag) and on the version (description)
     comparison = result.reference
     assert comparison["beats"] in (True, False) and set(comparison["metrics"]) == {"NDCG@5", "Regret@1"}
@@ -279,6 +312,7 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     assert sorted(r.data.params["mode"] for r in children) == ["II", "III"]
     parent = client.get_run(launcher.info.run_id)
     assert "mode" not in parent.data.params and parent.data.tags["registered_version"] == "1"
+    assert parent.info.run_name.startswith("train public task dataset-2fold 20")  # renamed from MLflow's random name
     version = client.get_model_version("scripted", "1")
     assert version.tags["mode"] == parent.data.tags["selected_mode"]
 

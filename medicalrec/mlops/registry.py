@@ -62,6 +62,12 @@ ROLLED_BACK = "rolled_back"
 # Version tags that must be equal for two versions' cross-validated metrics to be comparable.
 CV_SCHEME_TAGS = ("data_hash", "protocol", "cv_grouping", "folds", "repeats")
 
+PROMOTIONS_NOTE = (
+    "One run per `medicalrec promote` (or `mlflow run . -e promote`) decision, refusals included: which version "
+    "of which registered model, the production version before, the metric compared and both values, and why "
+    "(tag reason). The model versions carry the same outcome in their promotion.* tags."
+)
+
 CV = "cv"  # compared by cross-validated metrics (tags)
 RESCORED = "rescored"  # compared by scoring both bundles on ``data``
 
@@ -99,7 +105,7 @@ def _client():
 
     from medicalrec.mlops.tracking import configure_tracking
 
-    configure_tracking()
+    configure_tracking(create=False)  # promotion looks models up: it never creates a store
     return MlflowClient()
 
 
@@ -314,8 +320,7 @@ def _record(client, decision: Decision) -> None:
     """Version tags on the version decided about, and a run in ``medicalrec-promotions``."""
     from mlflow.entities import Metric, Param
 
-    from medicalrec.mlops.tracking import get_or_create_experiment
-    from medicalrec.mlops.tracking import metric_key
+    from medicalrec.mlops.tracking import NOTE_TAG, get_or_create_experiment, metric_key
 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     subject = decision.production_version if decision.action == "rollback" else decision.version
@@ -328,11 +333,12 @@ def _record(client, decision: Decision) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(decision.model_name, subject, key, value)
 
-    experiment_id = get_or_create_experiment(PROMOTIONS_EXPERIMENT)
+    experiment_id = get_or_create_experiment(PROMOTIONS_EXPERIMENT, PROMOTIONS_NOTE)
     name = f"{decision.action} {decision.model_name} v{decision.version}: {decision.outcome}"
     run = client.create_run(experiment_id, run_name=name, tags={
         "action": decision.action, "outcome": decision.outcome, "promoted": str(decision.promoted).lower(),
         "forced": str(decision.forced).lower(), "reason": decision.reason[:4000], "model_name": decision.model_name,
+        NOTE_TAG: decision.message()[:4000],
     })
     params = {"model_name": decision.model_name, "version": decision.version,
               "production_before": decision.production_version, "metric": decision.metric,

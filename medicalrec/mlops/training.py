@@ -11,20 +11,26 @@
    ``data_hash``, every metric of the protocol (``evaluation.report.summarize``: the mean over held-out
    tasks) plus ``<metric>_std`` (standard deviation over folds) and ``<metric>_p`` (Wilcoxon
    signed-rank p-value against ``best_mean_relevance``),
-   fit time, per-fold values and plots; the parent gets the comparison table (CSV + Markdown), the
-   full report and summary plots (``evaluation.report.write_report``) and where the time went
-   (``time_<recommender>_seconds`` metrics and ``report/timings.csv``);
+   fit time, the selection metric of each fold (``NDCG_at_5_fold0``, ...: one name per fold, not
+   steps of one curve) and plots; the parent gets the training data as an MLflow dataset, the
+   comparison table (CSV + Markdown), the full report and summary plots
+   (``evaluation.report.write_report``) and where the time went (``time_<recommender>_seconds``
+   metrics and ``report/timings.csv``);
 3. **select**: the transformer (recommender ``medicalrec``) of the mode with the best chosen
-   validation metric (lowest for ``Regret@1``; ties go to the mode listed first);
+   validation metric (lowest for ``Regret@1``; ties go to the mode listed first); its metrics go on
+   the parent under the children's names, with its verdict against ``best_mean_relevance``;
 4. **refit** that transformer on all the data given, **export** it (``export.export_bundle``, ONNX
    parity checked on every task's query plus all-missing and unseen probe rows, since no task is held
    out any more), log it as an MLflow pyfunc model (``serving/pyfunc.py`` via ``mlops.model``, models-from-code: no
-   pickle) and **register** it under ``model_name`` with tags (mode, metrics, data hash, git
-   commit, ONNX opset, protocol). Promotion is separate: ``registry.promote``.
+   pickle) and **register** it under ``model_name`` with the tags the promotion gate reads
+   (``version_tags``) and a description (``version_note``). Promotion is separate: ``registry.promote``.
 
-Under ``mlflow run`` the run the launcher created (``MLFLOW_RUN_ID``) is the parent run and its
-experiment is used (choose it with ``mlflow run --experiment-name``); otherwise the parent run is
-created in ``TrainConfig.experiment``.
+The experiment, the parent run, the registered model and the version each carry a description
+(``mlflow.note.content`` / ``description``). Under ``mlflow run`` the run the launcher created
+(``MLFLOW_RUN_ID``) is the parent run, renamed like any other (``_run_name``), in the launcher's
+experiment (``mlflow run --experiment-name medicalrec``); a launcher run left in MLflow's
+``Default`` experiment (no ``--experiment-name``) only points at the parent run created in
+``TrainConfig.experiment``, so sweeps never land in ``Default``.
 
 MLflow metric names cannot contain ``@``: ``NDCG@5`` is logged as ``NDCG_at_5`` (``metric_key``).
 """
@@ -52,7 +58,7 @@ from medicalrec.errors import ConfigError
 from medicalrec.mlops.tracking import metric_key
 
 TRANSFORMER = "medicalrec"  # registry name of the MedicalRec transformer: the model that ships
-KEY_METRICS = (C.DEFAULT_METRIC, "HitRate@1", "Regret@1", "KendallTau", "MRR")  # tagged on the model version
+KEY_METRICS = (C.DEFAULT_METRIC, "HitRate@1", "Regret@1", "KendallTau", "MRR")  # in the version's description
 
 Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total)
 
@@ -234,42 +240,133 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     configure_tracking()
     import mlflow
 
+    from medicalrec.mlops.tracking import NOTE_TAG, get_or_create_experiment
+
     step = _Stepper(progress, plan.total_steps)
+    client = mlflow.tracking.MlflowClient()
     # Under ``mlflow run`` the launcher's run is the parent. Taken out of the environment so that
     # the nested ``start_run`` calls below create child runs instead of resuming it.
-    launcher_run = os.environ.pop("MLFLOW_RUN_ID", None)
+    launcher_run = os.environ.pop(LAUNCHER_RUN_ENV, None)
+    launcher_experiment = client.get_run(launcher_run).info.experiment_id if launcher_run else None
+    stray = None
+    if launcher_experiment == DEFAULT_EXPERIMENT_ID:
+        stray, launcher_run = launcher_run, None  # `mlflow run` without --experiment-name: not under Default
     if launcher_run:
+        get_or_create_experiment(client.get_experiment(launcher_experiment).name, EXPERIMENT_NOTE)
+        client.update_run(launcher_run, name=_run_name(plan))
         run_context = mlflow.start_run(run_id=launcher_run)
     else:
-        from medicalrec.mlops.tracking import get_or_create_experiment
-
-        experiment_id = get_or_create_experiment(config.experiment)
+        experiment_id = get_or_create_experiment(config.experiment, EXPERIMENT_NOTE)
         run_context = mlflow.start_run(experiment_id=experiment_id, run_name=_run_name(plan))
     with run_context as parent:
-        experiment_id = parent.info.experiment_id
-        _log_parent_params(parent.info.run_id, plan)
-        evaluation = _cross_validate(plan, step)
-        from medicalrec.evaluation.report import summarize
+        try:
+            return _sweep(plan, step, parent, started, stray, client)
+        except Exception as error:
+            from medicalrec.mlops.tracking import record_failure
 
-        summary = summarize(evaluation)
-        with tempfile.TemporaryDirectory(prefix="medicalrec-train-") as scratch:
-            child_ids = _log_children(plan, evaluation.results, summary, experiment_id, Path(scratch) / "children")
-            _log_parent_report(plan, evaluation, summary, Path(scratch) / "report")
-            step("logged runs")
-            result = TrainResult(
-                parent_run_id=parent.info.run_id, experiment_id=experiment_id, child_run_ids=child_ids,
-                evaluation=evaluation, summary=summary, data_hash=plan.data_hash,
-            )
-            if plan.exports:
-                _ship_best_transformer(plan, summary, result, Path(scratch) / "bundle", step)
-            mlflow.set_tag("medicalrec.outcome", _outcome(plan, result))
-        result.seconds = time.perf_counter() - started
-        mlflow.log_metric("total_seconds", result.seconds)
+            record_failure(parent.info.run_id, f"error: {error}" if isinstance(error, ConfigError) else
+                           f"{type(error).__name__}: {error}")
+            raise
+
+
+def _sweep(plan: TrainPlan, step: _Stepper, parent, started: float, stray: str | None, client) -> TrainResult:
+    """``run_training`` inside its parent run."""
+    import mlflow
+
+    from medicalrec.mlops.tracking import NOTE_TAG
+
+    config = plan.config
+    experiment_id = parent.info.experiment_id
+    if stray:
+        _point_to(client, stray, parent, config.experiment)
+    mlflow.set_tag(NOTE_TAG, _parent_note(plan))
+    _log_parent_params(parent.info.run_id, plan)
+    mlflow.log_input(training_dataset(plan), context="training")
+    evaluation = _cross_validate(plan, step)
+    from medicalrec.evaluation.report import summarize
+
+    summary = summarize(evaluation)
+    with tempfile.TemporaryDirectory(prefix="medicalrec-train-") as scratch:
+        child_ids = _log_children(plan, evaluation.results, summary, experiment_id, Path(scratch) / "children")
+        _log_parent_report(plan, evaluation, summary, Path(scratch) / "report")
+        step("logged runs")
+        result = TrainResult(
+            parent_run_id=parent.info.run_id, experiment_id=experiment_id, child_run_ids=child_ids,
+            evaluation=evaluation, summary=summary, data_hash=plan.data_hash,
+        )
+        _log_pick(plan, summary, result)
+        if plan.exports:
+            _ship_best_transformer(plan, summary, result, Path(scratch) / "bundle", step)
+        outcome = _outcome(plan, result)
+        mlflow.set_tags({"medicalrec.outcome": outcome, NOTE_TAG: _parent_note(plan, result, outcome)})
+    result.seconds = time.perf_counter() - started
+    mlflow.log_metric("total_seconds", result.seconds)
     return result
 
 
+LAUNCHER_RUN_ENV = "MLFLOW_RUN_ID"  # the run ``mlflow run`` created for the entry point
+DEFAULT_EXPERIMENT_ID = "0"  # MLflow's ``Default``, where ``mlflow run`` puts a run without --experiment-name
+EXPERIMENT_NOTE = (
+    "MedicalRec training: which classifier to train for a medical image classification task, learned from "
+    "published results. One parent run per `medicalrec train` / `mlflow run . -e train` (or `-e evaluate`: "
+    "compared only), with the training data under Datasets, the comparison table under report/ and, for train, "
+    "the registered model version; one child run per feature mode x recommender with its cross-validated "
+    "metrics (same names as the parent's, which are those of the transformer picked). Promotion decisions: "
+    "experiment medicalrec-promotions."
+)
+
+
+def data_label(plan: TrainPlan) -> str:
+    """The training data as the user named it: ``public``, ``decathlon`` or a file name."""
+    return Path(str(plan.config.data or DEFAULT_DATA)).name
+
+
+def _scheme(plan: TrainPlan) -> str:
+    """``dataset-5fold`` (``x3`` for 3 repeats): what the folds hold out whole, and how many."""
+    return f"{plan.grouping}-{plan.n_folds}fold" + (f"x{plan.repeats}" if plan.repeats > 1 else "")
+
+
 def _run_name(plan: TrainPlan) -> str:
-    return f"train {Path(plan.source).name} {plan.config.protocol} ({len(plan.modes)} modes x {len(plan.recommenders)} recommenders)"
+    """``train public task dataset-5fold 2026-12-02 14:30``: readable in the runs table."""
+    verb = "train" if plan.config.register else "evaluate"
+    return f"{verb} {data_label(plan)} {plan.config.protocol} {_scheme(plan)} {time.strftime('%Y-%m-%d %H:%M')}"
+
+
+def _point_to(client, stray: str, parent, experiment: str) -> None:
+    """Tell the run ``mlflow run`` made in ``Default`` where the sweep went instead."""
+    from medicalrec.mlops.tracking import NOTE_TAG
+
+    text = (f"`mlflow run` was started without --experiment-name, so MLflow put this run in experiment Default; "
+            f"the training sweep ran in experiment {experiment!r}, run {parent.info.run_name} ({parent.info.run_id}). "
+            f"Next time: mlflow run . -e train --experiment-name {experiment}")
+    client.update_run(stray, name=f"{parent.info.run_name}: in experiment {experiment}")
+    client.set_tag(stray, NOTE_TAG, text)
+    client.set_tag(stray, "medicalrec.sweep_run_id", parent.info.run_id)
+
+
+def _parent_note(plan: TrainPlan, result: TrainResult | None = None, outcome: str | None = None) -> str:
+    """The parent run's description: what ran, on which data, and (once done) the result."""
+    config = plan.config
+    lines = [
+        f"{'Training' if config.register else 'Comparison'} sweep: {len(plan.modes)} feature mode(s) "
+        f"({', '.join(plan.modes)}) x {len(plan.recommenders)} recommender(s), {config.protocol} protocol, "
+        f"{plan.n_folds} folds grouped by {plan.grouping} x {plan.repeats} repeat(s), seed {int(config.seed)}; "
+        f"selection metric {config.metric}. One child run per mode x recommender.",
+        f"Data: {data_label(plan)} ({plan.source}): {len(plan.records):,} records, data_hash {plan.data_hash[:12]}.",
+    ]
+    if result is not None:
+        if result.reference is not None:
+            lines.append(f"Result: {describe_comparison(result.reference)}.")
+        lines.append(f"Outcome: {outcome}.")
+    return "\n\n".join(lines)
+
+
+def training_dataset(plan: TrainPlan):
+    """The records as an MLflow dataset (the UI's Datasets column: name, digest, source); its
+    digest is the start of ``data_hash``, which does not depend on row order or file format."""
+    import mlflow
+
+    return mlflow.data.from_pandas(plan.records, source=plan.source, name=data_label(plan), digest=plan.data_hash[:12])
 
 
 def _outcome(plan: TrainPlan, result: TrainResult) -> str:
@@ -362,12 +459,8 @@ def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame,
                 fit = part.drop_duplicates(C.FOLD)["fit_seconds"].to_numpy(dtype=float)
                 values = {**_summary_metrics(rows), "fit_seconds_mean": float(fit.mean()) if fit.size else 0.0,
                           "fit_seconds_total": float(fit.sum())}
+                values.update(_fold_metrics(plan, part))
                 metrics = [Metric(k, v, now, 0) for k, v in values.items()]
-                selected = part[part[C.METRIC] == plan.config.metric]
-                for repeat, fold, value in selected[[C.REPEAT, C.FOLD, C.VALUE]].itertuples(index=False):
-                    if np.isfinite(value):
-                        step = int(repeat) * plan.n_folds + int(fold)
-                        metrics.append(Metric(f"fold_{metric_key(plan.config.metric)}", float(value), now, step))
                 params = {C.MODE: mode, C.RECOMMENDER: name, **_common_params(plan),
                           **recommender_params(name, int(plan.config.seed), plan.params[name])}
                 tags = {"medicalrec.role": "candidate", C.MODE: mode, C.RECOMMENDER: name,
@@ -383,6 +476,18 @@ def _log_children(plan: TrainPlan, results: pd.DataFrame, summary: pd.DataFrame,
                 mlflow.log_artifacts(str(out), "evaluation")
                 child_ids[f"{mode}/{name}"] = child.info.run_id
     return child_ids
+
+
+def _fold_metrics(plan: TrainPlan, part: pd.DataFrame) -> dict[str, float]:
+    """The selection metric of each held-out fold as its own metric, ``NDCG_at_5_fold0`` (with
+    ``_repeat<r>`` when repeated): folds are not steps of a curve, and a name each charts as a column."""
+    out = {}
+    key = metric_key(plan.config.metric)
+    selected = part[part[C.METRIC] == plan.config.metric]
+    for repeat, fold, value in selected[[C.REPEAT, C.FOLD, C.VALUE]].itertuples(index=False):
+        if np.isfinite(value):
+            out[f"{key}_fold{int(fold)}" if plan.repeats == 1 else f"{key}_repeat{int(repeat)}_fold{int(fold)}"] = float(value)
+    return out
 
 
 def _summary_metrics(rows: pd.DataFrame) -> dict[str, float]:
@@ -469,6 +574,37 @@ def describe_comparison(comparison: dict) -> str:
             f"in the sweep's cross-validation: " + "; ".join(parts))
 
 
+def _log_pick(plan: TrainPlan, summary: pd.DataFrame, result: TrainResult) -> None:
+    """The transformer of the best mode (``select_mode``) on the parent run: its metrics under the
+    children's names (so parent and children chart in the same columns) and its verdict against
+    the leaderboard. Nothing when the transformer was not in the sweep, or (compare only) when the
+    selection metric is undefined in every mode."""
+    import mlflow
+
+    config = plan.config
+    if TRANSFORMER not in plan.recommenders:
+        return
+    try:
+        mode, value = select_mode(summary, config.metric)
+    except ConfigError:
+        if plan.exports:
+            raise
+        return
+    result.best_mode, result.best_value = mode, value
+    rows = summary[(summary[C.MODE] == mode) & (summary[C.RECOMMENDER] == TRANSFORMER)]
+    results = result.evaluation.results
+    part = results[(results[C.MODE] == mode) & (results[C.RECOMMENDER] == TRANSFORMER)]
+    mlflow.log_metrics({**_summary_metrics(rows), **_fold_metrics(plan, part)})
+    mlflow.set_tags({"selected_mode": mode, "selection_metric": config.metric})
+    # The product's reason to exist is ranking better than the leaderboard: say loudly when it does
+    # not (train registers all the same so that scoring keeps working).
+    result.reference = compare_with_reference(summary, mode, config.metric)
+    verdict = describe_comparison(result.reference)
+    mlflow.set_tags({"medicalrec.beats_best_mean": str(result.reference["beats"]).lower(), "medicalrec.comparison": verdict})
+    if result.reference["beats"] is False:
+        mlflow.set_tag("medicalrec.warning", "WARNING: " + verdict)
+
+
 def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: TrainResult, bundle_dir: Path,
                            step: _Stepper) -> None:
     import mlflow
@@ -479,18 +615,7 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
     from medicalrec.recommenders import create
 
     config = plan.config
-    mode, value = select_mode(summary, config.metric)
-    result.best_mode, result.best_value = mode, value
-    mlflow.set_tags({"selected_mode": mode, "selection_metric": config.metric})
-    mlflow.log_metric(f"selected_{metric_key(config.metric)}", value)
-    # The product's reason to exist is ranking better than the leaderboard: say loudly when it does
-    # not, and register all the same so that scoring keeps working.
-    result.reference = compare_with_reference(summary, mode, config.metric)
-    verdict = describe_comparison(result.reference)
-    mlflow.set_tags({"medicalrec.beats_best_mean": str(result.reference["beats"]).lower(), "medicalrec.comparison": verdict})
-    if result.reference["beats"] is False:
-        mlflow.set_tag("medicalrec.warning", "WARNING: " + verdict)
-
+    mode = result.best_mode
     transformer = create(TRANSFORMER, int(config.seed), **plan.params[TRANSFORMER])
     fit_started = time.perf_counter()
     transformer.fit(plan.records, mode)
@@ -517,13 +642,12 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
 
     info = log_bundle_model(bundle_dir, input_example(plan.records))
     result.model_uri = info.model_uri
-    tags = version_tags(plan, mode, cv_metrics, cv_std, bundle.metadata)
-    version = mlflow.register_model(info.model_uri, config.model_name, tags=tags)
+    version = mlflow.register_model(info.model_uri, config.model_name, tags=version_tags(plan, mode, cv_metrics))
     result.model_version = str(version.version)
-    mlflow.tracking.MlflowClient().update_model_version(
-        config.model_name, version.version,
-        description=(f"MedicalRec transformer, mode {mode}, trained on {Path(plan.source).name} "
-                     f"({len(plan.records):,} records). {verdict}."))
+    client = mlflow.tracking.MlflowClient()
+    client.update_registered_model(config.model_name, description=MODEL_NOTE)
+    client.update_model_version(config.model_name, version.version,
+                                description=version_note(plan, result, cv_metrics, cv_std, bundle.metadata))
     mlflow.set_tags({"registered_model": config.model_name, "registered_version": result.model_version})
     step(f"registered {config.model_name} version {result.model_version}")
 
@@ -543,30 +667,43 @@ def _finite(value) -> float | None:
     return float(value) if value is not None and pd.notna(value) else None
 
 
-def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict, cv_std: dict, metadata: dict) -> dict[str, str]:
-    """Tags of a registered version: what ``registry.promote`` compares and what a reader needs.
+MODEL_NOTE = (
+    "MedicalRec transformer: ranks the classifiers worth training for a medical image classification task "
+    "(described by modality, size, classes, ...), learned from published results, exported to ONNX. "
+    "Registered by `medicalrec train` / `mlflow run . -e train`; each version's description says its data, "
+    "cross-validation and result against best_mean_relevance (the leaderboard). Alias production: what batch "
+    "scoring uses (models:/NAME@production), moved by `medicalrec promote`; previous: the one before."
+)
 
-    ``metric.<key>`` holds the cross-validated mean of every metric of the protocol (``_std`` the
-    spread over folds); ``data_hash`` + ``protocol`` say when two versions' metrics are comparable.
-    """
+
+def version_tags(plan: TrainPlan, mode: str, cv_metrics: dict) -> dict[str, str]:
+    """Tags of a registered version: what ``registry.promote`` reads (``CV_SCHEME_TAGS`` and
+    ``metric.<key>``, the cross-validated mean of every metric of the protocol), the feature mode
+    and the code; everything else a reader needs is in the description (``version_note``)."""
     tags = {
-        C.MODE: mode, C.PROTOCOL: plan.config.protocol, "data_hash": plan.data_hash,
-        "selection_metric": plan.config.metric, "folds": str(plan.n_folds), "seed": str(int(plan.config.seed)),
-        "repeats": str(plan.repeats), "cv_grouping": plan.grouping,
-        "git_commit": git_commit(), "onnx_opset": str(metadata["onnx_opset"]),
-        "parity_max_abs_diff": f"{float(metadata['parity_max_abs_diff']):.3g}",
-        "data_source": Path(plan.source).name, "n_records": str(len(plan.records)),
-        C.RECOMMENDER: TRANSFORMER,
+        C.MODE: mode, C.PROTOCOL: plan.config.protocol, "data_hash": plan.data_hash, "cv_grouping": plan.grouping,
+        "folds": str(plan.n_folds), "repeats": str(plan.repeats), "git_commit": git_commit(),
     }
     for metric, value in cv_metrics.items():
         if value is not None:
             tags[f"metric.{metric_key(metric)}"] = repr(value)
-    for metric, value in cv_std.items():
-        if value is not None:
-            tags[f"metric.{metric_key(metric)}_std"] = repr(value)
-    key = [m for m in dict.fromkeys((plan.config.metric, *KEY_METRICS)) if cv_metrics.get(m) is not None]
-    tags["metrics"] = ", ".join(f"{m}={cv_metrics[m]:.4f}" for m in key)
     return tags
+
+
+def version_note(plan: TrainPlan, result: TrainResult, cv_metrics: dict, cv_std: dict, metadata: dict) -> str:
+    """A version's description: what it is, the data, how it was cross-validated and how it did."""
+    key = [m for m in dict.fromkeys((plan.config.metric, *KEY_METRICS)) if cv_metrics.get(m) is not None]
+    scores = ", ".join(f"{m} {cv_metrics[m]:.4f}" + ("" if cv_std.get(m) is None else f" ± {cv_std[m]:.4f}") for m in key)
+    return "\n\n".join([
+        f"MedicalRec transformer, feature mode {result.best_mode} (best {plan.config.metric} of "
+        f"{', '.join(plan.modes)}), refit on all of {data_label(plan)} ({len(plan.records):,} records, "
+        f"data_hash {plan.data_hash[:12]}).",
+        f"Cross-validated ({plan.config.protocol} protocol, {plan.n_folds} folds grouped by {plan.grouping} x "
+        f"{plan.repeats} repeat(s), seed {int(plan.config.seed)}; mean ± std over folds): {scores}.",
+        f"{describe_comparison(result.reference)}.",
+        f"ONNX opset {metadata['onnx_opset']}, largest difference from torch {float(metadata['parity_max_abs_diff']):.2g}. "
+        f"Training run {result.parent_run_id}, code {git_commit()}.",
+    ])
 
 
 def git_commit() -> str:

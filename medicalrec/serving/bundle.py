@@ -154,7 +154,8 @@ def resolve_bundle(model: str | Path) -> Bundle:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
         except Exception as error:  # mlflow raises several types for a missing model or alias
-            raise ModelError(f"cannot load model {text!r}: {error}") from None
+            store = f" from {mlflow.get_tracking_uri()}" if text.startswith(("models:/", "runs:/")) else ""
+            raise ModelError(f"cannot load model {text!r}{store}: {error}") from None
     else:
         local = Path(text)
         if not local.exists():
