@@ -493,6 +493,7 @@ def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers,
     from medicalrec.bench.modes import parse_modes
     from medicalrec.evaluation.crossval import default_workers, metric_names, n_steps, resolve_n_splits
     from medicalrec.evaluation.crossval import evaluate as run_evaluation
+    from medicalrec.evaluation.expectation import describe_expected, write_expected_report
     from medicalrec.evaluation.report import describe_scheme, summarize, timing_breakdown, to_markdown, write_report
     from medicalrec.recommenders import parse_recommenders
 
@@ -511,7 +512,10 @@ def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers,
                                     workers=workers or default_workers(), group_by=group_by)
     paths = write_report(evaluation, out, data_label=path.name)
     if protocol == C.PROTOCOL_TASK:
-        paths.update(_evaluate_expected(records, n_splits, seed, repeats, group_by, out, path.name))
+        expected = write_expected_report(records, out, n_splits, seed, repeats, group_by, data_label=path.name)
+        if expected is not None:
+            paths.update(expected[1])
+            click.echo(describe_expected(expected[0]))
     click.echo(describe_scheme(evaluation, path.name))
     click.echo(to_markdown(summarize(evaluation), metric_names(protocol)))
     timings = timing_breakdown(evaluation)
@@ -520,27 +524,3 @@ def evaluate(data, protocol, modes, recommenders, seed, folds, repeats, workers,
                                            timings[[C.RECOMMENDER, "fit_seconds", "score_seconds"]].itertuples(index=False)),
                err=True)
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
-
-
-def _evaluate_expected(records, n_splits, seed, repeats, group_by, out: Path, data_label: str) -> dict[str, Path]:
-    """The expected-AUC interval on the same folds: print it, write the pairs, the summary and a plot."""
-    import json
-
-    from medicalrec.bench.splits import cv_grouping
-    from medicalrec.evaluation.expectation import interval_report, repeated_predictions
-    from medicalrec.evaluation.plots import plot_expected
-
-    predictions = repeated_predictions(records, n_splits, seed, repeats, group_by=group_by)
-    report = interval_report(predictions)
-    paths = {"expected": out / "expected_performance.csv", "expected_summary": out / "expected_performance.json"}
-    predictions.to_csv(paths["expected"], index=False)
-    paths["expected_summary"].write_text(json.dumps(report, indent=2))
-    first = predictions[predictions["repeat"] == 0]
-    subtitle = (f"{data_label}, folds grouped by {cv_grouping(records, C.PROTOCOL_TASK, group_by)}, {n_splits} folds (seed {seed}): "
-                f"{first[C.TASK_ID].nunique()} held-out tasks reporting AUC, {len(first)} (task, model) pairs")
-    paths["expected_plot"] = plot_expected(first, out / "expected_performance.png", subtitle=subtitle)
-    click.echo(f"expected AUC on held-out datasets ({int(report['expected_tasks'])} tasks, "
-               f"{int(report['expected_pairs'])} pairs): 80% interval covers {report['expected_coverage']:.1%}, "
-               f"mean width {report['expected_interval_width']:.3f}; MAE {report['expected_mae']:.4f} against "
-               f"{report['expected_baseline_mae']:.4f} for each model's mean on the training tasks")
-    return paths

@@ -142,6 +142,14 @@ def test_parent_run_has_the_comparison_table_and_summary_plots(trained, client):
     report = _artifacts(client, result.parent_run_id, "report")
     assert {"comparison.csv", "comparison.md", "summary.csv", "summary.md", "results.csv"} <= report
     assert {"task_hitrate_at_k.png", "task_ndcg_at_k.png", "task_regret.png"} <= report
+    # the expected-AUC interval, measured on the same held-out folds: metrics equal to the report's file
+    assert {"expected_performance.csv", "expected_performance.json", "expected_performance.png"} <= report
+    import json
+
+    measured = json.loads(Path(client.download_artifacts(result.parent_run_id, "report/expected_performance.json")).read_text())
+    assert parent.data.metrics["expected_coverage"] == pytest.approx(measured["expected_coverage"])
+    assert 0 < measured["expected_coverage"] <= 1
+    assert parent.data.metrics["expected_mae"] == pytest.approx(measured["expected_mae"])
     assert "refit_history.json" in _artifacts(client, result.parent_run_id, "")
     local = client.download_artifacts(result.parent_run_id, "report/comparison.csv")
     table = pd.read_csv(local)
@@ -236,7 +244,9 @@ def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(tr
     assert {C.N_TRAIN, C.MODALITY, C.TASK_ID} <= set(request.columns)
     ranked = model.predict(request)
     expected = result.transformer.recommend(queries, k=None)
-    assert list(ranked.columns) == ["task_id", "rank", "model", "score", "support", "nearest_tasks", "distance", "confidence"]
+    assert list(ranked.columns) == ["task_id", "rank", "model", "score", "support", "expected_auc", "expected_low",
+                                    "expected_high", "params_m", "gflops", "trained_params_m", "pareto",
+                                    "nearest_tasks", "distance", "confidence"]
     for (task_id, group), want in zip(ranked.groupby("task_id", sort=False), expected):
         assert group["rank"].tolist() == list(range(1, len(want) + 1))
         assert group["model"].tolist() == [m for m, _ in want]

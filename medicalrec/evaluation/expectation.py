@@ -10,6 +10,8 @@ record, its interval calibrated on the leave-dataset-out residuals of all record
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -90,6 +92,42 @@ def interval_report(predictions: pd.DataFrame) -> dict[str, float]:
         "expected_pairs": float(len(p)),
         "expected_tasks": float(len(per_task)),
     }
+
+
+def write_expected_report(records: pd.DataFrame, out: str | Path, n_splits: int = DEFAULT_FOLDS, seed: int = 0,
+                          repeats: int = 1, group_by: str | None = None,
+                          data_label: str = "") -> tuple[dict[str, float], dict[str, Path]] | None:
+    """Measure the expectation on held-out datasets (``repeated_predictions``) and write
+    ``expected_performance.csv`` (every pair), ``.json`` (``interval_report``) and ``.png``
+    (``plots.plot_expected`` of the first repeat) into ``out``. None when no task reports the metric.
+    ``evaluate`` prints the report; ``train`` logs it as metrics of the parent run."""
+    import json
+
+    from medicalrec.bench.splits import cv_grouping
+    from medicalrec.evaluation.plots import plot_expected
+
+    try:
+        predictions = repeated_predictions(records, n_splits, seed, repeats, group_by=group_by)
+    except ValueError:
+        return None
+    report = interval_report(predictions)
+    out = Path(out)
+    paths = {"expected": out / "expected_performance.csv", "expected_summary": out / "expected_performance.json"}
+    predictions.to_csv(paths["expected"], index=False)
+    paths["expected_summary"].write_text(json.dumps(report, indent=2))
+    first = predictions[predictions["repeat"] == 0]
+    subtitle = (f"{data_label}, folds grouped by {cv_grouping(records, C.PROTOCOL_TASK, group_by)}, {n_splits} folds "
+                f"(seed {seed}): {first[C.TASK_ID].nunique()} held-out tasks reporting AUC, {len(first)} (task, model) pairs")
+    paths["expected_plot"] = plot_expected(first, out / "expected_performance.png", subtitle=subtitle)
+    return report, paths
+
+
+def describe_expected(report: dict[str, float]) -> str:
+    """One line for people."""
+    return (f"expected AUC on held-out datasets ({int(report['expected_tasks'])} tasks, "
+            f"{int(report['expected_pairs'])} pairs): 80% interval covers {report['expected_coverage']:.1%}, "
+            f"mean width {report['expected_interval_width']:.3f}; MAE {report['expected_mae']:.4f} against "
+            f"{report['expected_baseline_mae']:.4f} for each model's mean on the training tasks")
 
 
 def fit_expectation(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0,

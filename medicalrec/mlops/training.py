@@ -516,6 +516,13 @@ def _log_parent_report(plan: TrainPlan, evaluation, summary: pd.DataFrame, out: 
     mlflow.log_metrics({f"time_{name}_seconds": float(fit + score) for name, fit, score
                         in timings[[C.RECOMMENDER, "fit_seconds", "score_seconds"]].itertuples(index=False)})
     mlflow.log_metric("cv_seconds", float(evaluation.seconds))
+    if plan.config.protocol == C.PROTOCOL_TASK:
+        from medicalrec.evaluation.expectation import write_expected_report
+
+        expected = write_expected_report(plan.records, out, plan.n_folds, plan.config.seed, plan.repeats,
+                                         plan.config.group_by, data_label=Path(plan.source).name)
+        if expected is not None:
+            mlflow.log_metrics(expected[0])
     heading = (f"# {plan.config.metric} by mode and recommender\n\n{describe_scheme(evaluation, Path(plan.source).name)}. "
                f"{CELL_LEGEND}\n\n")
     (out / "comparison.md").write_text(heading + to_markdown(summary, [plan.config.metric]) + "\n" + paths["markdown"].read_text())
