@@ -109,7 +109,7 @@ def test_ci_runs_exactly_the_readmes_test_command():
     section = readme.split("## Set-up on a fresh machine (two commands)", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
-    assert commands == ['python -m pip install -e ".[train]" && mlflow run . -e train --env-manager local',
+    assert commands == ['python -m pip install -e ".[train]" && mlflow run . -e train --env-manager local --experiment-name medicalrec',
                         'python -m pip install -e ".[train,test,spark]" && python -m pytest -q']
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line and not line.startswith(("#", "set ", "cd "))]
