@@ -104,7 +104,8 @@ def test_mlproject_score_entry_point_passes_limits_and_leaves_none_out(scoring_b
     _, bundle, _ = scoring_bundle
     project = Path(__file__).resolve().parents[1]
     out = tmp_path / "recs.csv"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = subprocess.run(
         [sys.executable, str(project / "entrypoints" / "score.py"), "--input", str(tasks_file), "--output", str(out),
          "--model", str(bundle.directory), "--top-k", "all", "--max-params", "none", "--max-gflops", "none",
