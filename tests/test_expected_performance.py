@@ -10,7 +10,7 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError
 from medicalrec.evaluation.expectation import held_out_predictions, interval_report
 from medicalrec.serving.expectation import ExpectedPerformance, metric_table
-from medicalrec.serving.tradeoff import Limits, allowed, pareto_front
+from medicalrec.serving.tradeoff import Limits, allowed, near_first, pareto_front
 
 
 def _records(rows):
@@ -87,15 +87,21 @@ def test_pareto_front_on_a_hand_made_set():
     np.testing.assert_array_equal(front, [1, 1, 0, 1, np.nan, 1])
 
 
-def test_limits_filter_candidates():
-    expected = np.array([0.90, 0.85, 0.80, 0.95, 0.99])
+def test_cost_limits_filter_candidates_and_unknown_costs_never_pass():
     params = np.array([25.0, 5.0, 10.0, 80.0, np.nan])
     gflops = np.array([4.0, 0.5, 1.0, 16.0, 2.0])
-    assert allowed(expected, params, gflops, Limits(max_params=25)).tolist() == [True, True, True, False, False]
-    assert allowed(expected, params, gflops, Limits(max_gflops=1)).tolist() == [False, True, True, False, False]
-    # within 5 points of the best (0.99): 0.94 and above.
-    assert allowed(expected, params, gflops, Limits(within=5)).tolist() == [False, False, False, True, True]
-    assert allowed(expected, params, gflops, Limits()).all()
+    assert allowed(params, gflops, Limits(max_params=25)).tolist() == [True, True, True, False, False]
+    assert allowed(params, gflops, Limits(max_gflops=1)).tolist() == [False, True, True, False, False]
+    assert allowed(params, gflops, Limits(within=5)).all()  # within is per task: near_first
+    assert allowed(params, gflops, Limits()).all()
+
+
+def test_within_counts_from_each_tasks_first_recommendation():
+    expected = np.array([0.90, 0.85, 0.80, 0.95, 0.99])
+    # task 0 recommends candidate 0 first (0.90): within 5 points is >= 0.85; task 1 recommends
+    # candidate 2 (0.80): >= 0.75, every candidate.
+    mask = near_first(expected, np.array([0, 2]), 5)
+    assert mask.tolist() == [[True, True, False, True, True], [True, True, True, True, True]]
 
 
 @pytest.mark.parametrize("field,value", [("max_params", -1.0), ("max_gflops", float("nan")), ("within", float("inf"))])

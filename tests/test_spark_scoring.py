@@ -124,6 +124,19 @@ def _finished_old_output(path: Path) -> Path:
     return path
 
 
+def test_limits_give_the_local_scorers_rows(spark, bundle, tasks, tmp_path):
+    from medicalrec.serving.tradeoff import Limits
+
+    source = tmp_path / "tasks.parquet"
+    tasks.iloc[::6].to_parquet(source, index=False)
+    limits = Limits(max_gflops=10, within=3)
+    score_file(bundle, source, tmp_path / "local.parquet", top_k=None, evidence="inline", limits=limits)
+    score_spark(str(source), bundle, output_path=str(tmp_path / "recs"), top_k=None, spark=spark, limits=limits)
+    local = _sorted(pd.read_parquet(tmp_path / "local.parquet"))
+    assert (local[C.GFLOPS] <= 10).all() and local.groupby(C.TASK_ID).size().nunique() > 1  # tasks keep different counts
+    pd.testing.assert_frame_equal(_sorted(pd.read_parquet(tmp_path / "recs")), local)
+
+
 def test_bad_values_fail_with_task_column_value_and_keep_the_old_output(spark, bundle, tmp_path):
     source = tmp_path / "bad.csv"
     source.write_text(BAD_ROWS)

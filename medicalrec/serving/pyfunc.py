@@ -122,14 +122,15 @@ def finite_or_none(values: pd.Series) -> pd.Series:
 
 
 def per_task(ranked: pd.DataFrame, n_tasks: int) -> pd.DataFrame:
-    """The long table ``ranked`` (``n_tasks`` blocks of ``k`` rows, rank 1..k) as one row per task."""
+    """The long table ``ranked`` (one block of rows per task, rank 1..k; k may differ between tasks
+    under limits) as one row per task."""
     if n_tasks == 0:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in C.PER_TASK_COLUMNS})
-    k = len(ranked) // n_tasks
-    first = ranked.iloc[::k].reset_index(drop=True)
+    starts = np.flatnonzero(ranked[C.RANK].to_numpy() == 1)
+    first = ranked.iloc[starts].reset_index(drop=True)
 
     def arrays(column: str) -> list[np.ndarray]:
-        return list(ranked[column].to_numpy().reshape(n_tasks, k))
+        return np.split(ranked[column].to_numpy(), starts[1:])
 
     return pd.DataFrame({
         C.TASK_ID: first[C.TASK_ID],

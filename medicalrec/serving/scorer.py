@@ -34,7 +34,7 @@ from medicalrec.errors import ConfigError, ModelError
 from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
 from medicalrec.serving.expectation import ExpectedPerformance
-from medicalrec.serving.tradeoff import Limits, allowed, pareto_front
+from medicalrec.serving.tradeoff import Limits, allowed, near_first, pareto_front
 from medicalrec.serving.files import escape_formula, escape_formulas
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -157,15 +157,15 @@ class Scorer:
         self.candidates = candidate_facts(bundle)
 
     def candidate_mask(self, limits: Limits | None) -> np.ndarray | None:
-        """Mask of the candidates within ``limits`` (None: no limit); ``ConfigError`` when the
-        limits need an expectation the bundle lacks, or leave no candidate."""
+        """Mask of the candidates within the cost limits (None: no limit); ``ConfigError`` when
+        ``within`` needs an expectation the bundle lacks, or the cost limits leave no candidate."""
         if limits is None or not limits.active:
             return None
         facts = self.candidates
         if limits.within is not None and not np.isfinite(facts[C.EXPECTED]).any():
             raise ConfigError("--within needs the expected metric, which this model does not carry (exported by an "
                               "older medicalrec): retrain it, or leave --within out")
-        mask = allowed(facts[C.EXPECTED], facts[C.PARAMS_M], facts[C.GFLOPS], limits)
+        mask = allowed(facts[C.PARAMS_M], facts[C.GFLOPS], limits)
         if not mask.any():
             smallest = ", ".join(f"the smallest known {name} is {np.nanmin(facts[column]):g}"
                                  for name, column in (("parameter count (M)", C.PARAMS_M), ("GFLOPs", C.GFLOPS))
@@ -194,19 +194,26 @@ class Scorer:
         tokens = self.encoder.tokens(frame)
         first, inverse = unique_rows(tokens)
         unique_scores = self._run(tokens[first])
+        keep = None
         if mask is not None:
-            unique_scores[:, ~mask] = -np.inf
-            top_k = int(mask.sum()) if top_k is None else min(top_k, int(mask.sum()))
+            keep = np.broadcast_to(mask, unique_scores.shape).copy()
+            if limits.within is not None:
+                best = top_k_indices(np.where(keep, unique_scores, -np.inf), 1)[:, 0]
+                keep &= near_first(self.candidates[C.EXPECTED], best, limits.within)
+            unique_scores = np.where(keep, unique_scores, -np.inf).astype(np.float32)
+            widest = int(keep.sum(axis=1).max()) if len(keep) else 0
+            top_k = widest if top_k is None else min(top_k, widest)
         unique_ranked = top_k_indices(unique_scores, top_k)
         ranked = unique_ranked[inverse]
         scores = np.take_along_axis(unique_scores, unique_ranked, axis=1)[inverse]
+        valid = None if keep is None else np.take_along_axis(keep, unique_ranked, axis=1)[inverse]
         if self.evidence is not None:
             evidence = self.evidence.explain_tasks(frame, ranked, label=escape_formula if csv_safe else None)
         else:
             n, k = ranked.shape
             evidence = {C.SUPPORT: np.zeros((n, k), dtype=np.int64), C.NEAREST_TASKS: np.full(n, "", dtype=object),
                         C.DISTANCE: np.full(n, np.nan), C.CONFIDENCE: np.full(n, "low", dtype=object)}
-        return _Ranking(ranked, scores, evidence)
+        return _Ranking(ranked, scores, evidence, valid)
 
     def rank(self, frame: pd.DataFrame, top_k: int | None = DEFAULT_TOP_K, limits: Limits | None = None) -> pd.DataFrame:
         """``arrow_table`` of every task in ``frame`` (canonical columns, e.g. ``loading.normalize``'s
@@ -217,7 +224,7 @@ class Scorer:
         texts = np.array([None if pd.isna(i) else str(i) for i in ids], dtype=object)
         table = self.arrow_table(frame, texts, top_k, csv_safe=False, limits=limits).cast(output_schema(dictionary=False))
         out = table.to_pandas()
-        out[C.TASK_ID] = np.repeat(ids, len(out) // len(ids)) if len(ids) else ids
+        out[C.TASK_ID] = ids[np.cumsum(out[C.RANK].to_numpy() == 1) - 1] if len(out) else ids[:0]
         return out.astype({C.RANK: np.int64, C.SUPPORT: np.int64})
 
     def arrow_table(self, frame: pd.DataFrame, ids: np.ndarray, top_k: int | None, csv_safe: bool,
@@ -256,14 +263,17 @@ class Scorer:
             C.DISTANCE: pa.array(round_significant(e[C.DISTANCE]), from_pandas=True),
             C.CONFIDENCE: factorized(e[C.CONFIDENCE]),
         }
-        rows = pa.array(np.repeat(np.arange(n, dtype=np.int32), k))
+        # Rows outside the limits are the tail of their task's row (scored -inf): drop them.
+        kept = slice(None) if ranking.valid is None else ranking.valid.reshape(-1)
+        chosen = ranking.ranked.reshape(-1)[kept]
+        rows = pa.array(np.repeat(np.arange(n, dtype=np.int32), k)[kept])
         ranked = {
-            C.RANK: pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n)),
-            C.MODEL: encoded(ranking.ranked.reshape(-1), models),
-            C.SCORE: pa.array(round_significant(ranking.scores.reshape(-1))),
-            C.SUPPORT: pa.array(e[C.SUPPORT].reshape(-1).astype(np.int32)),
-            **{name: pa.array(values[ranking.ranked.reshape(-1)], from_pandas=True, type=output_schema(
-                columns=(name,)).field(name).type) for name, values in self.candidates.items()},
+            C.RANK: pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n)[kept]),
+            C.MODEL: encoded(chosen, models),
+            C.SCORE: pa.array(round_significant(ranking.scores.reshape(-1)[kept])),
+            C.SUPPORT: pa.array(e[C.SUPPORT].reshape(-1)[kept].astype(np.int32)),
+            **{name: pa.array(values[chosen], from_pandas=True, type=output_schema(columns=(name,)).field(name).type)
+               for name, values in self.candidates.items()},
         }
         if evidence == EVIDENCE_SIDE:
             return (_table({C.TASK_ID: per_task[C.TASK_ID].take(rows), **ranked}, C.RANKED_COLUMNS),
@@ -307,6 +317,7 @@ class _Ranking:
     ranked: np.ndarray  # int64 [n, k] candidate indices
     scores: np.ndarray  # float32 [n, k]
     evidence: dict[str, np.ndarray]  # EvidenceIndex.explain_tasks
+    valid: np.ndarray | None = None  # bool [n, k]: within the limits (a prefix of each row); None: all
 
 
 def unique_rows(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

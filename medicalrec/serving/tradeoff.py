@@ -21,7 +21,8 @@ class Limits:
     """What a user allows. ``None`` means no limit.
 
     ``max_params``: parameters in millions; ``max_gflops``: inference GFLOPs for one image;
-    ``within``: metric points (0.01 of AUC is 1 point) below the best expected candidate."""
+    ``within``: metric points (0.01 of AUC is 1 point) below the expected metric of the task's first
+    recommendation within the cost limits."""
 
     max_params: float | None = None
     max_gflops: float | None = None
@@ -62,16 +63,21 @@ def pareto_front(expected: np.ndarray, params: np.ndarray, gflops: np.ndarray) -
     return out
 
 
-def allowed(expected: np.ndarray, params: np.ndarray, gflops: np.ndarray, limits: Limits) -> np.ndarray:
-    """Boolean mask of the candidates within ``limits``. ``within`` counts from the best expected
-    candidate of all (not only those under the cost limits: "nearly as good as the best")."""
-    e, p, g = (np.asarray(v, dtype=float) for v in (expected, params, gflops))
-    keep = np.ones(len(e), dtype=bool)
+def allowed(params: np.ndarray, gflops: np.ndarray, limits: Limits) -> np.ndarray:
+    """Boolean mask of the candidates within the cost limits (``within`` is per task: ``near_first``)."""
+    p, g = (np.asarray(v, dtype=float) for v in (params, gflops))
+    keep = np.ones(len(p), dtype=bool)
     if limits.max_params is not None:
         keep &= np.isfinite(p) & (p <= limits.max_params)
     if limits.max_gflops is not None:
         keep &= np.isfinite(g) & (g <= limits.max_gflops)
-    if limits.within is not None:
-        best = np.nanmax(e) if np.isfinite(e).any() else np.nan
-        keep &= np.isfinite(e) & (e >= best - limits.within / 100.0 - 1e-12)
     return keep
+
+
+def near_first(expected: np.ndarray, first: np.ndarray, points: float) -> np.ndarray:
+    """``[len(first), n_candidates]``: per task, the candidates whose expected metric is at least
+    that of the task's first recommendation (``first``: candidate index per task) minus ``points``
+    hundredths. The first recommendation itself always qualifies."""
+    e = np.asarray(expected, dtype=float)
+    reference = e[np.asarray(first, dtype=np.int64)]
+    return e[None, :] >= reference[:, None] - points / 100.0 - 1e-12
