@@ -60,6 +60,7 @@ class ScoringSummary:
     seconds: float = 0.0
     top_k: int | None = DEFAULT_TOP_K  # as asked; None: every candidate
     top_k_effective: int = 0  # models per task in the output: fewer than top_k when the model has fewer
+    within: float | None = None  # --within: tasks keep different numbers of models, top_k_effective at most
     device: str = "cpu"
     task_id_source: str = ""
     rejects_path: str | None = None
@@ -79,7 +80,7 @@ class ScoringSummary:
 def format_summary(summary: ScoringSummary) -> str:
     """A few human lines for the end of a run."""
     version = f" (version {summary.model_version})" if summary.model_version else ""
-    per_task = f"{summary.top_k_effective} models per task"
+    per_task = f"{'up to ' if summary.within is not None else ''}{summary.top_k_effective} models per task"
     if summary.top_k != summary.top_k_effective:
         per_task += ", all asked" if summary.top_k is None else f", top {summary.top_k} asked"
     lines = [
@@ -318,8 +319,9 @@ def score_file(
         recommender=bundle.metadata.get("recommender"), mode=bundle.mode,
         notes=[scorer.device_note] if scorer.device_note else [],
     )
-    if mask is not None:
-        summary.notes.append(f"{limits.describe()}: {n_candidates} of {scorer.n_models} candidate models qualify")
+    summary.within = None if limits is None else limits.within
+    if mask is not None and (limits.max_params is not None or limits.max_gflops is not None):
+        summary.notes.append(f"cost limits: {n_candidates} of {scorer.n_models} candidate models qualify")
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
     summary.evidence_path = None if evidence_path is None else str(evidence_path)
     featureless = FeaturelessTasks(scorer.encoder.features)
@@ -356,6 +358,9 @@ def score_file(
         if validator.headers is None or summary.rows_read == summary.rows_blank:
             raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
     summary.notes += featureless.notes()
+    if limits is not None and limits.within is not None and summary.rows_scored:
+        summary.notes.append(f"--within {limits.within:g}: {summary.output_rows / summary.rows_scored:.1f} models per task on "
+                             "average, those expected within that many points of the task's first recommendation")
     summary.task_id_source = (f"column {validator.headers[validator.id_position].strip()!r}"
                               if validator.id_position is not None else "row numbers (no task_id column; header = row 1)")
     summary.seconds = time.perf_counter() - started
