@@ -54,6 +54,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | Path) -> Path:
+    """Lay out, write as PNG and free the figure (every plot ends here)."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _grid(n_panels: int) -> tuple[int, int]:
     cols = min(n_panels, 2)
     return int(np.ceil(n_panels / cols)), cols
@@ -105,11 +114,7 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
     fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=12)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="recommender")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_regret(results: pd.DataFrame, path: str | Path, metric: str = "Regret@1", title: str | None = None,
@@ -151,11 +156,7 @@ def plot_regret(results: pd.DataFrame, path: str | Path, metric: str = "Regret@1
         ax.set_visible(False)
     heading = title or f"{metric}: relevance lost by trusting the first recommendation (box: folds; diamond: mean)"
     fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_expected(predictions: pd.DataFrame, path: str | Path, metric: str = "AUC", subtitle: str | None = None) -> Path:
@@ -181,8 +182,4 @@ def plot_expected(predictions: pd.DataFrame, path: str | Path, metric: str = "AU
     ax.legend(loc="lower right", fontsize=8)
     heading = f"Expected {metric} on datasets never seen: {hit.mean():.0%} of (task, model) pairs inside the 80% interval"
     ax.set_title(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
