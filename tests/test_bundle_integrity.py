@@ -47,3 +47,19 @@ def test_metadata_without_the_encoder_names_the_key(copy):
     (copy / METADATA_FILE).write_text(json.dumps(metadata))
     with pytest.raises(ModelError, match="missing encoder"):
         read_bundle(copy)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("evidence", {"version": 1, "tasks": []}),  # the distance's fields are gone
+    ("expected", {"metric": "auc", "medians": "oops"}),
+    ("costs", {"AlexNet (fine-tune)": "cheap"}),
+])
+def test_malformed_evidence_expectation_or_costs_are_one_line(copy, key, value):
+    from medicalrec.serving.scorer import Scorer
+
+    metadata = json.loads((copy / METADATA_FILE).read_text())
+    metadata[key] = value
+    (copy / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match=f"{METADATA_FILE}: malformed evidence, expectation or costs") as caught:
+        Scorer(read_bundle(copy), device="cpu")
+    assert "\n" not in str(caught.value)

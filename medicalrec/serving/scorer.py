@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
-from medicalrec.errors import ConfigError, ModelError
-from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, Bundle, check_session
+from medicalrec.errors import ConfigError, ModelError, shown_value
+from medicalrec.serving.bundle import INPUT_NAME, METADATA_FILE, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
 from medicalrec.serving.expectation import ExpectedPerformance
 from medicalrec.serving.tradeoff import Limits, allowed, near_first, pareto_front
@@ -153,8 +153,12 @@ class Scorer:
         self.encoder = bundle.encoder
         self.models = np.array(bundle.models, dtype=object)
         self._csv_models = escape_formulas(self.models)
-        self.evidence = EvidenceIndex.from_json(bundle.evidence, models=bundle.models) if bundle.evidence else None
-        self.candidates = candidate_facts(bundle)
+        try:
+            self.evidence = EvidenceIndex.from_json(bundle.evidence, models=bundle.models) if bundle.evidence else None
+            self.candidates = candidate_facts(bundle)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise ModelError(f"{bundle.directory / METADATA_FILE}: malformed evidence, expectation or costs "
+                             f"({type(error).__name__}: {shown_value(str(error))}); re-export the model") from None
 
     def candidate_mask(self, limits: Limits | None) -> np.ndarray | None:
         """Mask of the candidates within the cost limits (None: no limit); ``ConfigError`` when
