@@ -3,7 +3,7 @@
 Every option (name, default, validation, exit code) is defined once, in ``medicalrec/cli.py``. The
 one thing MLproject cannot do is leave a parameter out, so two kinds are translated here: a
 ``flags`` parameter (``--force true``) becomes the flag or nothing, and an ``optional`` one whose
-value is ``none`` (or ``latest``) is left out.
+value is ``none`` (or, for promote's ``--version``, ``latest``) is left out.
 
 Under ``mlflow run`` the launcher made a run first (``MLFLOW_RUN_ID``) and marks it FAILED when
 the command exits non-zero; the command's one-line error and exit code are put on that run
@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's medicalrec, installed or not
 
-_TRUE, _FALSE, _UNSET = {"true", "yes", "1"}, {"false", "no", "0"}, {"", "none", "null", "latest"}
+_TRUE, _FALSE, _UNSET = {"true", "yes", "1"}, {"false", "no", "0"}, {"", "none", "null"}
+_UNSET_VERSION = _UNSET | {"latest"}  # promote's --version: "latest" is the CLI's default
 _KEPT = 64_000  # characters of output kept to find the error line in
 
 
@@ -33,7 +34,8 @@ def cli_args(argv: list[str], flags: tuple[str, ...] = (), optional: tuple[str, 
             continue
         value = rest.pop(0).strip() if rest else ""
         if name in optional:
-            out += [] if value.lower() in _UNSET else [name, value]
+            unset = _UNSET_VERSION if name == "--version" else _UNSET
+            out += [] if value.lower() in unset else [name, value]
         elif value.lower() in _TRUE:
             out.append(name)
         elif value.lower() not in _FALSE:

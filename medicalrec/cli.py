@@ -193,8 +193,9 @@ class _TopK(click.ParamType):
               help="Rank only candidates needing at most this many GFLOPs per image at their input size; "
                    "unknown costs are left out.")
 @click.option("--within", type=float, default=None, metavar="POINTS",
-              help="Rank only candidates whose expected AUC is within POINTS (0.01 AUC = 1 point) of the "
-                   "best candidate's. With --max-params/--max-gflops: the cheap models nearly as good as the best.")
+              help="Rank only candidates whose expected AUC is at least that of the task's first "
+                   "recommendation (within the cost limits) minus POINTS (0.01 AUC = 1 point): the models "
+                   "nearly as good as the one we would pick. Tasks then keep different numbers of rows.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (errors still go to stderr).")
 @click.option("--log-mlflow/--no-log-mlflow", default=False, show_default=True,
               help="Log the run (model version, input hash, row counts, timings) to MLflow tracking.")
@@ -207,8 +208,9 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
     Output columns, one row per task and ranked model (ties broken by model name):
       task_id, rank, model, score, support
       expected_auc, expected_low, expected_high   expected AUC and its 80% interval
-      params_m, gflops, trained_params_m, pareto  cost; pareto: no candidate is expected
-                                                  to be better and is cheaper
+      expected_tasks                              training tasks behind it (0: corpus median)
+      params_m, gflops, trained_params_m, pareto  cost; pareto: no candidate is expected to
+                                                  be at least as good at no more cost
       nearest_tasks, distance, confidence         evidence; with --evidence side once per
                                                   task in OUTPUT_STEM.evidence.csv|.parquet
 

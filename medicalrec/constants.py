@@ -91,21 +91,24 @@ CONFIDENCE = "confidence"  # low | ok | high
 EXPECTED = "expected_auc"
 EXPECTED_LOW = "expected_low"  # 80% interval
 EXPECTED_HIGH = "expected_high"
+EXPECTED_TASKS = "expected_tasks"  # training tasks behind expected_auc (0: the corpus median stands in)
 PARAMS_M = "params_m"  # parameters, millions
 GFLOPS = "gflops"  # inference GFLOPs for one image at the model's input size
 TRAINED_PARAMS_M = "trained_params_m"  # parameters the adaptation trains (a probe: only its head)
-PARETO = "pareto"  # no other candidate is expected to be better and is cheaper (empty: cost unknown)
-CANDIDATE_COLUMNS = (EXPECTED, EXPECTED_LOW, EXPECTED_HIGH, PARAMS_M, GFLOPS, TRAINED_PARAMS_M, PARETO)
+PARETO = "pareto"  # no other candidate is expected to be at least as good at no more cost (empty: cost unknown)
+CANDIDATE_COLUMNS = (EXPECTED, EXPECTED_LOW, EXPECTED_HIGH, EXPECTED_TASKS, PARAMS_M, GFLOPS, TRAINED_PARAMS_M, PARETO)
 # ``score --evidence side``: the ranked rows without the per-task evidence, and that evidence once
 # per task in a side file (join on task_id).
 RANKED_COLUMNS = (TASK_ID, RANK, MODEL, SCORE, SUPPORT) + CANDIDATE_COLUMNS
 OUTPUT_COLUMNS = RANKED_COLUMNS + (NEAREST_TASKS, DISTANCE, CONFIDENCE)
 EVIDENCE_COLUMNS = (TASK_ID, NEAREST_TASKS, DISTANCE, CONFIDENCE)
 # The same, one row per task (the pyfunc model's output="per_task", what mlflow.pyfunc.spark_udf
-# needs): models, scores and support are arrays in rank order, the evidence columns appear once.
+# needs): models, scores, support and the candidate columns are arrays in rank order, the evidence
+# columns appear once.
 RANKED_MODELS = "models"
 RANKED_SCORES = "scores"
-PER_TASK_COLUMNS = (TASK_ID, RANKED_MODELS, RANKED_SCORES, SUPPORT, NEAREST_TASKS, DISTANCE, CONFIDENCE)
+PER_TASK_COLUMNS = (TASK_ID, RANKED_MODELS, RANKED_SCORES, SUPPORT) + CANDIDATE_COLUMNS + (NEAREST_TASKS, DISTANCE,
+                                                                                        CONFIDENCE)
 OUTPUT_LONG, OUTPUT_PER_TASK = "long", "per_task"  # values of the pyfunc model's "output" param
 # Rejected input rows of ``score --on-error skip``.
 REJECT_COLUMNS = ("row", TASK_ID, "column", "value", "reason")

@@ -184,11 +184,14 @@ def test_limit_params_pick_the_cheap_candidates_nearly_as_good_as_the_best(logge
     per_task = model.predict(request, params={"top_k": 0, "max_params": 30.0, "within": 5.0, "output": "per_task"})
     assert len(per_task) == len(request)  # one row per request row, however many models each keeps
     assert [len(m) for m in per_task[C.RANKED_MODELS]] == cheap.groupby(C.TASK_ID, sort=False).size().tolist()
+    first = cheap[cheap[C.TASK_ID] == per_task[C.TASK_ID].iloc[0]]
+    assert list(per_task[C.EXPECTED].iloc[0]) == first[C.EXPECTED].tolist()  # the candidate columns travel as arrays
+    assert list(per_task[C.GFLOPS].iloc[0]) == first[C.GFLOPS].tolist()
     # Unknown values are None (strict JSON), never NaN.
     assert not any(isinstance(v, float) and v != v for v in everything[C.PARAMS_M])
     from mlflow.exceptions import MlflowException
 
-    with pytest.raises(MlflowException, match="within must be a finite number >= 0, got -1.0"):
+    with pytest.raises(MlflowException, match="param within: got -1.0, expected a finite number >= 0"):
         model.predict(request, params={"within": -1.0})
 
 

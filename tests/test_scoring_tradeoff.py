@@ -42,6 +42,8 @@ def test_rows_carry_the_bundles_expectation_catalogue_costs_and_pareto_flag(scor
     rated = out[out[C.MODEL].isin(medians.index)]
     assert len(rated) > 0
     np.testing.assert_allclose(rated[C.EXPECTED], rated[C.MODEL].map(medians), rtol=1e-5)
+    counts = auc.groupby(C.MODEL)["task"].nunique()
+    assert (out[C.EXPECTED_TASKS] == out[C.MODEL].map(counts).fillna(0)).all()  # 0: the corpus median stands in
     assert ((out[C.EXPECTED_LOW] <= out[C.EXPECTED]) & (out[C.EXPECTED] <= out[C.EXPECTED_HIGH])).all()
     # Costs: the shipped catalogue's reviewed rows.
     catalogue = Catalogue.load()
@@ -118,3 +120,15 @@ def test_mlproject_score_entry_point_passes_limits_and_leaves_none_out(scoring_b
     for _, part in recs.groupby(C.TASK_ID):
         assert (part[C.EXPECTED] >= part[C.EXPECTED].iloc[0] - 0.02 - 1e-9).all()
     assert "--within 2:" in result.stderr  # the summary says how many candidates qualified
+
+
+def test_mlproject_limits_take_none_but_not_latest(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "entrypoints" / "score.py"
+    result = subprocess.run([sys.executable, str(script), "--input", "x.csv", "--output", "y.csv", "--within", "latest"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "'latest' is not a valid float" in result.stderr
+    assert not (tmp_path / "y.csv").exists()

@@ -245,7 +245,7 @@ def test_production_alias_loads_through_pyfunc_and_ranks_like_the_transformer(tr
     ranked = model.predict(request)
     expected = result.transformer.recommend(queries, k=None)
     assert list(ranked.columns) == ["task_id", "rank", "model", "score", "support", "expected_auc", "expected_low",
-                                    "expected_high", "params_m", "gflops", "trained_params_m", "pareto",
+                                    "expected_high", "expected_tasks", "params_m", "gflops", "trained_params_m", "pareto",
                                     "nearest_tasks", "distance", "confidence"]
     for (task_id, group), want in zip(ranked.groupby("task_id", sort=False), expected):
         assert group["rank"].tolist() == list(range(1, len(want) + 1))

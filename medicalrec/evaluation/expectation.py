@@ -130,7 +130,7 @@ def describe_expected(report: dict[str, float]) -> str:
             f"{report['expected_baseline_mae']:.4f} for each model's mean on the training tasks")
 
 
-def fit_expectation(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0,
+def fit_expectation(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0, group_by: str | None = None,
                     metric: str = EXPECTED_METRIC) -> ExpectedPerformance | None:
     """The shipped model: fitted on all ``records``, interval from their leave-dataset-out
     residuals. None when the records cannot support it (no record reports ``metric``, or fewer
@@ -141,7 +141,7 @@ def fit_expectation(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: 
     if table.empty:
         return None
     try:
-        held_out = held_out_predictions(records, n_splits, seed, metric, calibrate=False)
+        held_out = held_out_predictions(records, n_splits, seed, metric, group_by, calibrate=False)
     except (ConfigError, ValueError):
         return None
     return ExpectedPerformance.fit(table, metric).with_interval(held_out["actual"] - held_out["expected"], INTERVAL)

@@ -63,17 +63,20 @@ def check_parity(transformer, onnx_path: str | Path, tasks: pd.DataFrame, tolera
 
 
 def export_bundle(transformer, directory: str | Path, records: pd.DataFrame, check_tasks: pd.DataFrame,
-                  extra_metadata: dict | None = None, tolerance: float = PARITY_TOLERANCE) -> Bundle:
+                  extra_metadata: dict | None = None, tolerance: float = PARITY_TOLERANCE,
+                  expectation_folds: tuple[int, int, str | None] | None = None) -> Bundle:
     """ONNX + metadata (encoder, candidates, evidence, expected AUC and costs from ``records`` and
     the catalogue) into ``directory``.
 
     ``check_tasks`` are the tasks the parity check runs on (held-out tasks where there are any).
+    ``expectation_folds``: ``(n_splits, seed, group_by)`` of the held-out residuals that calibrate the
+    expected-AUC interval: training passes its own, so the coverage it logs describes the shipped interval.
     """
     from medicalrec.catalogue import Catalogue
     from medicalrec.evaluation.expectation import fit_expectation
     from medicalrec.serving.evidence import build_evidence
 
-    expected = fit_expectation(records)
+    expected = fit_expectation(records, *(expectation_folds or ()))
     with tempfile.TemporaryDirectory() as scratch:
         onnx_path = export_onnx(transformer, Path(scratch) / "model.onnx")
         difference = check_parity(transformer, onnx_path, check_tasks, tolerance)

@@ -60,7 +60,7 @@ def model_signature():
     )
     output_types = {C.TASK_ID: "string", C.RANK: "long", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "long",
                     C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string", C.PARETO: "boolean",
-                    **{c: "double" for c in C.CANDIDATE_COLUMNS if c != C.PARETO}}
+                    C.EXPECTED_TASKS: "long", **{c: "double" for c in C.CANDIDATE_COLUMNS if c not in (C.PARETO, C.EXPECTED_TASKS)}}
     optional = {C.DISTANCE, *C.CANDIDATE_COLUMNS}  # None where unknown
     outputs = Schema([ColSpec(output_types[c], c, required=c not in optional) for c in C.OUTPUT_COLUMNS])
     params = ParamSchema([ParamSpec("top_k", "long", 0), ParamSpec("output", "string", C.OUTPUT_LONG)]

@@ -636,6 +636,7 @@ def _ship_best_transformer(plan: TrainPlan, summary: pd.DataFrame, result: Train
     cv_std = {m: _finite(rows["std"].get(m)) for m in metric_names(config.protocol)}
     bundle = export_bundle(
         transformer, bundle_dir, plan.records, check_tasks_for(plan.records),
+        expectation_folds=(plan.n_folds, int(config.seed), config.group_by),
         extra_metadata={
             "metrics": cv_metrics, "metrics_std": cv_std, "data_hash": plan.data_hash,
             "protocol": config.protocol, "selection_metric": config.metric, "folds": plan.n_folds,

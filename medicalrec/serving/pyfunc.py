@@ -17,7 +17,8 @@ value. Params:
   ``--max-params``, ``--max-gflops`` and ``--within`` (None, the default: no limit).
 * ``output``: ``long`` (default): the ranked long table of ``scorer.Scorer.rank``, one row per task and
   model (``constants.OUTPUT_COLUMNS``); ``per_task``: one row per request row
-  (``constants.PER_TASK_COLUMNS``, models, scores and support as arrays in rank order), which is what
+  (``constants.PER_TASK_COLUMNS``, models, scores, support and the expected-AUC and cost columns as
+  arrays in rank order), which is what
   ``mlflow.pyfunc.spark_udf`` needs (with ``result_type=PER_TASK_SPARK_TYPE``).
 
 ``distance`` (no comparable training task), the expected AUC and the costs are None where unknown,
@@ -40,7 +41,10 @@ BUNDLE_ARTIFACT = "bundle"
 OUTPUTS = (C.OUTPUT_LONG, C.OUTPUT_PER_TASK)
 # ``result_type`` of ``mlflow.pyfunc.spark_udf(..., params={"output": "per_task"})``.
 PER_TASK_SPARK_TYPE = (f"{C.TASK_ID} string, {C.RANKED_MODELS} array<string>, {C.RANKED_SCORES} array<double>, "
-                       f"{C.SUPPORT} array<bigint>, {C.NEAREST_TASKS} string, {C.DISTANCE} double, "
+                       f"{C.SUPPORT} array<bigint>, "
+                       + "".join(f"{c} array<{'boolean' if c == C.PARETO else 'bigint' if c == C.EXPECTED_TASKS else 'double'}>, "
+                                 for c in C.CANDIDATE_COLUMNS)
+                       + f"{C.NEAREST_TASKS} string, {C.DISTANCE} double, "
                        f"{C.CONFIDENCE} string")
 REQUEST = "request (row 1 = its first data row)"  # how errors name the request and count its rows
 
@@ -64,7 +68,7 @@ class MedicalRecPyfunc(PythonModel):
         except MedicalRecError as error:
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
         for column in (C.DISTANCE, *C.CANDIDATE_COLUMNS):
-            if column != C.PARETO:
+            if ranked[column].dtype.kind == "f":  # expected_tasks too, when the bundle has no expectation
                 ranked[column] = finite_or_none(ranked[column])
         return per_task(ranked, len(frame)) if output == C.OUTPUT_PER_TASK else ranked
 
@@ -93,14 +97,16 @@ def _top_k(value) -> int | None:
 
 
 def _limits(params: dict):
-    """``tradeoff.Limits`` from the params (None or absent: no limit); the CLI's rules and messages."""
+    """``tradeoff.Limits`` from the params (None or absent: no limit), with the CLI's rules and the
+    params' own names in the message."""
     from medicalrec.serving.tradeoff import LIMIT_NAMES, Limits
 
     values = {}
     for name in LIMIT_NAMES:
         value = params.get(name)
-        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))):
-            raise ConfigError(f"param {name}: got {shown_value(value)}, expected a number >= 0")
+        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+                                  or not np.isfinite(value) or value < 0):
+            raise ConfigError(f"param {name}: got {shown_value(value)}, expected a finite number >= 0")
         values[name] = None if value is None else float(value)
     return Limits(**values)
 
@@ -137,6 +143,7 @@ def per_task(ranked: pd.DataFrame, n_tasks: int) -> pd.DataFrame:
         C.RANKED_MODELS: arrays(C.MODEL),
         C.RANKED_SCORES: arrays(C.SCORE),
         C.SUPPORT: arrays(C.SUPPORT),
+        **{column: arrays(column) for column in C.CANDIDATE_COLUMNS},
         C.NEAREST_TASKS: first[C.NEAREST_TASKS],
         C.DISTANCE: first[C.DISTANCE],
         C.CONFIDENCE: first[C.CONFIDENCE],

@@ -202,7 +202,7 @@ class Scorer:
         if mask is not None:
             keep = np.broadcast_to(mask, unique_scores.shape).copy()
             if limits.within is not None:
-                best = top_k_indices(np.where(keep, unique_scores, -np.inf), 1)[:, 0]
+                best = np.argmax(np.where(keep, unique_scores, -np.inf), axis=1)  # first column on ties, as top_k_indices
                 keep &= near_first(self.candidates[C.EXPECTED], best, limits.within)
             unique_scores = np.where(keep, unique_scores, -np.inf).astype(np.float32)
             widest = int(keep.sum(axis=1).max()) if len(keep) else 0
@@ -352,22 +352,25 @@ def unique_rows(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def candidate_facts(bundle: Bundle) -> dict[str, np.ndarray]:
     """Per candidate (bundle order) the ``C.CANDIDATE_COLUMNS``: expected metric and interval,
-    rounded to ``SIGNIFICANT_DIGITS``, costs, and the Pareto flag (``pareto`` as an object array of
-    True/False/None). NaN where the bundle does not know (no expectation, unknown cost)."""
+    rounded to ``SIGNIFICANT_DIGITS``, the training tasks behind it, costs, and the Pareto flag
+    (``expected_tasks`` and ``pareto`` as object arrays with None). NaN/None where the bundle does
+    not know (no expectation, unknown cost)."""
     models = bundle.models
     n = len(models)
     if bundle.expected:
         expectation = ExpectedPerformance.from_json(bundle.expected)
         expected = expectation.expected(models)
         low, high = expectation.interval(expected)
+        tasks = np.array([expectation.tasks.get(m, 0) for m in models], dtype=object)
     else:
         expected = low = high = np.full(n, np.nan)
+        tasks = np.full(n, None, dtype=object)
     costs = np.array([[np.nan if v is None else v for v in bundle.costs.get(m, [None] * 3)] for m in models],
                      dtype=float).reshape(n, 3)
     front = pareto_front(expected, costs[:, 0], costs[:, 1])
     pareto = np.array([None if np.isnan(f) else bool(f) for f in front], dtype=object)
     return {C.EXPECTED: round_significant(expected), C.EXPECTED_LOW: round_significant(low),
-            C.EXPECTED_HIGH: round_significant(high), C.PARAMS_M: costs[:, 0], C.GFLOPS: costs[:, 1],
+            C.EXPECTED_HIGH: round_significant(high), C.EXPECTED_TASKS: tasks, C.PARAMS_M: costs[:, 0], C.GFLOPS: costs[:, 1],
             C.TRAINED_PARAMS_M: costs[:, 2], C.PARETO: pareto}
 
 
@@ -380,7 +383,8 @@ def output_schema(dictionary: bool = False, columns: tuple[str, ...] = C.OUTPUT_
     text = pa.dictionary(pa.int32(), pa.string()) if dictionary else pa.string()
     types = {C.TASK_ID: text, C.RANK: pa.int32(), C.MODEL: text, C.SCORE: pa.float64(), C.SUPPORT: pa.int32(),
              C.NEAREST_TASKS: text, C.DISTANCE: pa.float64(), C.CONFIDENCE: text, C.PARETO: pa.bool_(),
-             **{column: pa.float64() for column in C.CANDIDATE_COLUMNS if column != C.PARETO}}
+             C.EXPECTED_TASKS: pa.int32(),
+             **{column: pa.float64() for column in C.CANDIDATE_COLUMNS if column not in (C.PARETO, C.EXPECTED_TASKS)}}
     return pa.schema([(column, types[column]) for column in columns])
 
 

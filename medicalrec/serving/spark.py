@@ -73,7 +73,8 @@ WORKER_ERROR_MARK = "medicalrec-worker-error "
 PARQUET_COMPRESSION = "zstd"
 SPARK_TYPES = {C.TASK_ID: "string", C.RANK: "int", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "int",
                C.NEAREST_TASKS: "string", C.DISTANCE: "double", C.CONFIDENCE: "string", C.PARETO: "boolean",
-               **{column: "double" for column in C.CANDIDATE_COLUMNS if column != C.PARETO}}
+               C.EXPECTED_TASKS: "int",
+               **{column: "double" for column in C.CANDIDATE_COLUMNS if column not in (C.PARETO, C.EXPECTED_TASKS)}}
 OUTPUT_DDL = ", ".join(f"`{column}` {SPARK_TYPES[column]}" for column in C.OUTPUT_COLUMNS)
 
 
