@@ -184,7 +184,7 @@ class _TopK(click.ParamType):
 @click.option("--evidence", type=click.Choice(["inline", "side"]), default=None,
               help="Where the per-task evidence (nearest_tasks, distance, confidence) goes. inline: on every "
                    "ranked row. side: once per task in OUTPUT_STEM.evidence.csv|.parquet (join on task_id), "
-                   "written together with the output, which keeps task_id, rank, model, score, support. "
+                   "written together with the output, which keeps every other column. "
                    "Default: side with --top-k all, else inline. --engine spark: inline only.")
 @click.option("--max-params", type=float, default=None, metavar="MILLIONS",
               help="Rank only candidates with at most this many parameters (millions); candidates whose "

@@ -7,8 +7,9 @@ Only ONNX Runtime and numpy run the model (no torch, no pickle): the scoring bun
 ``Scorer.arrow_table`` builds the table every engine writes (``batch.score_file`` to CSV/Parquet,
 ``spark.score_spark`` on the executors); ``Scorer.rank`` is the same table as a DataFrame (the
 pyfunc model's output). Columns ``constants.OUTPUT_COLUMNS``: ``task_id, rank, model, score,
-support, nearest_tasks, distance, confidence`` (see ``evidence.EvidenceIndex.explain_tasks`` for
-the last four). ``score`` is the model's softmax probability over all candidates and ``distance``
+support`` (see ``evidence.EvidenceIndex.explain_tasks`` for support), the candidate columns of
+``candidate_facts`` (expected AUC, interval, tasks behind it, costs, Pareto flag), and the per-task
+evidence ``nearest_tasks, distance, confidence``. ``score`` is the model's softmax probability over all candidates and ``distance``
 the evidence distance, both rounded to 6 significant digits; ties are broken by model name
 ascending.
 
