@@ -33,8 +33,8 @@ failing batch. Rows whose cells are all empty are ignored, as locally. (On a clu
 failed task ``spark.task.maxFailures`` times, 4 by default, before giving up: the same bad row fails
 each time.)
 
-Output: the long table of ``constants.OUTPUT_COLUMNS`` (as the local scorer's) in no particular row order (sort by ``task_id, rank`` when order matters). With ``output_path`` it is
-written as a Parquet directory into a hidden temporary sibling and renamed onto the target only after
+Output: the long table of ``constants.OUTPUT_COLUMNS`` (the local scorer's), in no particular row
+order (sort by ``task_id, rank`` when order matters). With ``output_path`` it is written as a Parquet directory into a hidden temporary sibling and renamed onto the target only after
 the job succeeded, so a failed run leaves yesterday's output in place.
 """
 
