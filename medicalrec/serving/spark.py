@@ -34,8 +34,9 @@ failed task ``spark.task.maxFailures`` times, 4 by default, before giving up: th
 each time.)
 
 Output: the long table of ``constants.OUTPUT_COLUMNS`` (the local scorer's), in no particular row
-order (sort by ``task_id, rank`` when order matters). With ``output_path`` it is written as a Parquet directory into a hidden temporary sibling and renamed onto the target only after
-the job succeeded, so a failed run leaves yesterday's output in place.
+order (sort by ``task_id, rank`` when order matters). With ``output_path`` it is written as a
+Parquet directory into a hidden temporary sibling and renamed onto the target only after the job
+succeeded, so a failed run leaves yesterday's output in place.
 """
 
 from __future__ import annotations
