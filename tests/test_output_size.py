@@ -136,3 +136,15 @@ def test_cli_option_and_the_spark_engine_refusal(scoring_bundle, tasks, tmp_path
         "error: --evidence side needs --engine local: the Spark engine writes the evidence inline "
         "(drop --evidence, or score with --engine local)"]
     assert not (tmp_path / "spark_out").exists()
+
+
+def test_an_inline_run_removes_the_side_file_an_earlier_side_run_left(scoring_bundle, tasks, tmp_path):
+    _, bundle, _ = scoring_bundle
+    source = tmp_path / "tasks.csv"
+    tasks.to_csv(source, index=False)
+    score_file(bundle, source, tmp_path / "recs.csv", top_k=None)  # side by default for every candidate
+    assert evidence_path_for(tmp_path / "recs.csv").is_file()
+    summary = score_file(bundle, source, tmp_path / "recs.csv", top_k=3)  # inline
+    assert not evidence_path_for(tmp_path / "recs.csv").exists()
+    assert any("an earlier run's evidence side file" in note for note in summary.notes)
+    assert tuple(_read(tmp_path / "recs.csv").columns) == C.OUTPUT_COLUMNS

@@ -28,7 +28,7 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.tradeoff import Limits
-from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, temp_owner
+from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, remove_quietly, temp_owner
 from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
                                        evidence_layout, evidence_path_for, output_schema)
 
@@ -147,6 +147,15 @@ def check_targets(input_path: Path, targets: dict[str, Path]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # score_file
+
+
+def _remove_stale_side_file(input_path: Path, output_path: Path, summary: ScoringSummary) -> None:
+    """An inline run replaces the output an earlier ``--evidence side`` run wrote; its side file would
+    then describe other tasks than the new output: remove it (never the input) and say so."""
+    stale = evidence_path_for(output_path)
+    if stale.is_file() and not _same_file(input_path, stale):
+        remove_quietly(stale)
+        summary.notes.append(f"removed {stale}: an earlier run's evidence side file, which no longer matched the output")
 
 
 def check_columns(headers: list[str], features: list[str], source: str) -> int | None:
@@ -358,6 +367,8 @@ def score_file(
         if validator.headers is None or summary.rows_read == summary.rows_blank:
             raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
     summary.notes += featureless.notes()
+    if evidence_path is None:
+        _remove_stale_side_file(input_path, output_path, summary)
     if limits is not None and limits.within is not None and summary.rows_scored:
         summary.notes.append(f"--within {limits.within:g}: {summary.output_rows / summary.rows_scored:.1f} models per task on "
                              "average, those expected within that many points of the task's first recommendation")
