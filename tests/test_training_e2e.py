@@ -186,7 +186,8 @@ def test_the_best_transformer_mode_is_selected_and_registered_with_tags(trained,
     assert result.best_mode == means.idxmax() and result.best_value == pytest.approx(means.max())
 
     version = client.get_model_version("medicalrec", result.model_version)
-    tags = version.tags
+    # A promotion (when a test that needs production ran first) adds its own promotion.* record.
+    tags = {key: value for key, value in version.tags.items() if not key.startswith("promotion.")}
     # what the promotion gate reads, the mode and the code; the rest is in the description
     from medicalrec.mlops.registry import CV_SCHEME_TAGS
 
