@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from medicalrec.errors import ModelError
-from medicalrec.serving.bundle import CHECKSUM_KEY, METADATA_FILE, ONNX_FILE, file_sha256, read_bundle
+from medicalrec.serving.bundle import CHECKSUM_KEY, METADATA_FILE, ONNX_FILE, read_bundle
+from medicalrec.serving.files import file_sha256
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ a ``models:/`` or ``runs:/`` URI, a downloaded MLflow model directory, or a bund
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from medicalrec import constants as C
 from medicalrec.errors import ModelError, shown_value
 from medicalrec.features import FeatureEncoder
+from medicalrec.serving.files import file_sha256
 
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "medicalrec.json"
@@ -33,14 +33,6 @@ INPUT_NAME = "tokens"
 OUTPUT_NAME = "scores"
 CHECKSUM_KEY = "onnx_sha256"
 REQUIRED_KEYS = ("schema_version", "mode", "encoder", "models", CHECKSUM_KEY)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
