@@ -162,21 +162,8 @@ class Scorer:
                              f"({type(error).__name__}: {shown_value(str(error))}); re-export the model") from None
 
     def candidate_mask(self, limits: Limits | None) -> np.ndarray | None:
-        """Mask of the candidates within the cost limits (None: no limit); ``ConfigError`` when
-        ``within`` needs an expectation the bundle lacks, or the cost limits leave no candidate."""
-        if limits is None or not limits.active:
-            return None
-        facts = self.candidates
-        if limits.within is not None and not np.isfinite(facts[C.EXPECTED]).any():
-            raise ConfigError("--within needs the expected metric, which this model does not carry (exported by an "
-                              "older medicalrec): retrain it, or leave --within out")
-        mask = allowed(facts[C.PARAMS_M], facts[C.GFLOPS], limits)
-        if not mask.any():
-            smallest = ", ".join(f"the smallest known {name} is {np.nanmin(facts[column]):g}"
-                                 for name, column in (("parameter count (M)", C.PARAMS_M), ("GFLOPs", C.GFLOPS))
-                                 if np.isfinite(facts[column]).any())
-            raise ConfigError(f"no candidate model is within {limits.describe()} ({smallest}); loosen the limits")
-        return mask
+        """``candidate_mask`` of this bundle's candidates."""
+        return candidate_mask(self.candidates, limits)
 
     @property
     def n_models(self) -> int:
@@ -373,6 +360,24 @@ def candidate_facts(bundle: Bundle) -> dict[str, np.ndarray]:
     return {C.EXPECTED: round_significant(expected), C.EXPECTED_LOW: round_significant(low),
             C.EXPECTED_HIGH: round_significant(high), C.EXPECTED_TASKS: tasks, C.PARAMS_M: costs[:, 0], C.GFLOPS: costs[:, 1],
             C.TRAINED_PARAMS_M: costs[:, 2], C.PARETO: pareto}
+
+
+def candidate_mask(facts: dict[str, np.ndarray], limits: Limits | None) -> np.ndarray | None:
+    """Mask of the candidates (``candidate_facts``) within the cost limits (None: no limit);
+    ``ConfigError`` when ``within`` needs an expectation the bundle lacks, or the cost limits leave
+    no candidate. Needs no ONNX session, so a Spark driver checks limits before any executor work."""
+    if limits is None or not limits.active:
+        return None
+    if limits.within is not None and not np.isfinite(facts[C.EXPECTED]).any():
+        raise ConfigError("--within needs the expected metric, which this model does not carry (exported by an "
+                          "older medicalrec): retrain it, or leave --within out")
+    mask = allowed(facts[C.PARAMS_M], facts[C.GFLOPS], limits)
+    if not mask.any():
+        smallest = ", ".join(f"the smallest known {name} is {np.nanmin(facts[column]):g}"
+                             for name, column in (("parameter count (M)", C.PARAMS_M), ("GFLOPs", C.GFLOPS))
+                             if np.isfinite(facts[column]).any())
+        raise ConfigError(f"no candidate model is within {limits.describe()} ({smallest}); loosen the limits")
+    return mask
 
 
 def output_schema(dictionary: bool = False, columns: tuple[str, ...] = C.OUTPUT_COLUMNS):

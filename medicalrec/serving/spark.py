@@ -62,7 +62,8 @@ from medicalrec.errors import ConfigError, DataFileError, MedicalRecError, Probl
 from medicalrec.serving.batch import check_columns, check_task_ids
 from medicalrec.serving.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
 from medicalrec.serving.files import temp_name
-from medicalrec.serving.scorer import DEFAULT_TOP_K, Scorer, check_device, check_top_k
+from medicalrec.serving.scorer import (DEFAULT_TOP_K, Scorer, candidate_facts, candidate_mask, check_device,
+                                       check_top_k)
 from medicalrec.serving.tradeoff import Limits
 
 APP_NAME = "medicalrec-score"
@@ -201,7 +202,7 @@ def score_spark(
     bundle = model if isinstance(model, Bundle) else resolve_bundle(model)
     id_position = _check_columns(frame.columns, list(bundle.encoder.features), source)
     if limits is not None and limits.active:
-        Scorer(bundle, device="cpu", threads=1).candidate_mask(limits)  # ConfigError here, not on an executor
+        candidate_mask(candidate_facts(bundle), limits)  # ConfigError here, not on an executor
 
     sc = spark.sparkContext
     files = {name: (bundle.directory / name).read_bytes() for name in (ONNX_FILE, METADATA_FILE)}
