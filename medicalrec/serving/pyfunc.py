@@ -99,13 +99,12 @@ def _top_k(value) -> int | None:
 def _limits(params: dict):
     """``tradeoff.Limits`` from the params (None or absent: no limit), with the CLI's rules and the
     params' own names in the message."""
-    from medicalrec.serving.tradeoff import LIMIT_NAMES, Limits
+    from medicalrec.serving.tradeoff import LIMIT_NAMES, Limits, valid_limit
 
     values = {}
     for name in LIMIT_NAMES:
         value = params.get(name)
-        if value is not None and (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
-                                  or not np.isfinite(value) or value < 0):
+        if value is not None and not valid_limit(value):
             raise ConfigError(f"param {name}: got {shown_value(value)}, expected a finite number >= 0")
         values[name] = None if value is None else float(value)
     return Limits(**values)

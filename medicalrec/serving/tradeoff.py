@@ -16,6 +16,12 @@ from medicalrec.errors import ConfigError
 LIMIT_NAMES = ("max_params", "max_gflops", "within")  # Limits' fields: CLI options --max-params ..., pyfunc params
 
 
+def valid_limit(value) -> bool:
+    """A limit is a finite number >= 0 (not a bool); the one rule of the CLI options and pyfunc params."""
+    return (isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+            and bool(np.isfinite(value)) and value >= 0)
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a user allows. ``None`` means no limit.
@@ -31,7 +37,7 @@ class Limits:
     def __post_init__(self):
         for name in LIMIT_NAMES:
             value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value >= 0):
+            if value is not None and not valid_limit(value):
                 option = "--" + name.replace("_", "-")
                 raise ConfigError(f"{option} must be a finite number >= 0, got {value!r}")
 
