@@ -266,6 +266,36 @@ def test_best_mean_relevance_matches_hand_computation():
     np.testing.assert_allclose(unshrunk.score(edge_queries().iloc[:1])[0][:4], [2 / 3, 0.75, 0.0, 1.0])
 
 
+def test_model_effects_match_hand_computation():
+    """Task 1: A 0.9, B 0.8; task 2: B 0.7, C 0.6; unit weights, ridge 1. With the task levels solved
+    out the system is [[1.5, .5, 0], [.5, 2, .5], [0, .5, 1.5]] effect = [.05, 0, -.05], so
+    effect = (1/30, 0, -1/30); a vanishing ridge approaches the exact differences (0.1, 0, -0.1);
+    D was never rated."""
+    from medicalrec.recommenders.best_mean_relevance import model_effects
+
+    relevance = np.array([[0.9, 0.8, np.nan, np.nan], [np.nan, 0.7, 0.6, np.nan]])
+    effects = model_effects(relevance, np.ones(2), ridge=1.0)
+    np.testing.assert_allclose(effects[:3], [1 / 30, 0.0, -1 / 30], atol=1e-12)
+    assert np.isnan(effects[3])
+    np.testing.assert_allclose(model_effects(relevance, np.ones(2), ridge=1e-9)[:3], [0.1, 0.0, -0.1], atol=1e-6)
+    doubled = model_effects(relevance, np.array([2.0, 2.0]), ridge=2.0)  # weights and ridge scale together
+    np.testing.assert_allclose(doubled[:3], effects[:3], atol=1e-12)
+    with pytest.raises(ConfigError, match="ridge"):
+        model_effects(relevance, np.ones(2), ridge=0.0)
+
+
+def test_model_effects_weigh_a_task_by_how_much_the_choice_mattered():
+    """A beats B by 0.6 once; B beats A by 0.001 twice. Mean min-max gains call B better (2 wins of
+    3); the effects see that choosing A costs almost nothing where B wins."""
+    from medicalrec.recommenders.best_mean_relevance import model_effects
+
+    relevance = np.array([[0.9, 0.3], [0.800, 0.801], [0.700, 0.701]])
+    effects = model_effects(relevance, np.ones(3), ridge=1.0)
+    assert effects[0] > effects[1]
+    gains = np.nanmean(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), axis=0)
+    assert gains[1] > gains[0]
+
+
 def test_best_mean_relevance_puts_the_handmade_winner_first():
     rows = HAND_MEAN_CORPUS.to_dict("records") + task_rows(
         HAND_REF, "t6", WOUND, {"Winner": 0.99, "A": 0.5, "B": 0.4}

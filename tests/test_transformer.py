@@ -11,13 +11,14 @@ from medicalrec import constants as C
 from medicalrec.catalogue import Catalogue
 from medicalrec.errors import ConfigError
 from medicalrec.recommenders.base import Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import task_gains
+from medicalrec.recommenders.best_mean_relevance import model_effects, task_gains, task_relevance
 from medicalrec.recommenders.medicalrec_transformer import (
     MedicalRecTransformer,
     TransformerConfig,
     _Batch,
     _TaskExamples,
     dataset_weights,
+    effects_prior,
     leaderboard_prior,
 )
 
@@ -101,8 +102,8 @@ def test_ranking_loss_prefers_the_true_order_on_a_three_model_task():
     scores in reverse, and the loss is smallest when prior + delta matches the gains."""
     import torch
 
-    examples = _TaskExamples(np.array([[1.0, 0.5, 0.0]]), np.zeros((1, 1), dtype=np.int64), np.array(["X"]),
-                             TransformerConfig(delta_l2=0.0), [])
+    examples = _TaskExamples(np.array([[1.0, 0.5, 0.0]]), np.array([[0.9, 0.8, 0.7]]), np.zeros((1, 1), dtype=np.int64),
+                             np.array(["X"]), TransformerConfig(delta_l2=0.0), [])
     batch = _Batch(torch.zeros((1, 1), dtype=torch.long), torch.tensor([[1.0, 0.5, 0.0]]), torch.zeros((1, 3)))
     config = TransformerConfig(delta_l2=0.0)
     right = examples.loss(batch, torch.tensor([[1.0, 0.5, 0.0]]), config)
@@ -111,9 +112,35 @@ def test_ranking_loss_prefers_the_true_order_on_a_three_model_task():
     assert right < flat < wrong
 
 
-def test_untrained_model_is_the_dataset_weighted_prior(records):
-    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, attribute_prior=False, context_bonus=0.0,
+def test_untrained_model_is_the_effects_prior(records):
+    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, context_bonus=0.0,
                                   catalogue_candidates=False).fit(records, "III")
+    assert not model.delta_on_
+    data = TrainingSet.build(records)
+    effects = model_effects(task_relevance(data), np.ones(len(data.task_ids)), 2.0)
+    scores = model.score(records.head(2))
+    np.testing.assert_array_equal(np.argsort(-scores[0], kind="stable"), np.argsort(-effects, kind="stable"))
+    np.testing.assert_allclose(model.base_, effects_prior(task_relevance(data), np.ones(len(data.task_ids)), 2.0))
+    assert model.base_.min() == 0.0 and model.base_.max() == 1.0  # on the gains' scale
+    np.testing.assert_array_equal(scores[0], scores[1])  # the prior does not depend on the task
+
+
+def test_effects_prior_puts_never_rated_candidates_last():
+    relevance = np.array([[0.9, 0.8, np.nan], [np.nan, 0.7, np.nan]])
+    prior = effects_prior(relevance, np.ones(2), 1.0)
+    assert prior[0] == 1.0 and prior[1] == 0.0 and np.isnan(prior[2])
+
+
+def test_effects_prior_refuses_attribute_options():
+    with pytest.raises(ConfigError, match="prior='gains'"):
+        TransformerConfig(attribute_prior=True)
+    with pytest.raises(ConfigError, match="effect_ridge"):
+        TransformerConfig(effect_ridge=0.0)
+
+
+def test_untrained_model_with_the_gains_prior_is_the_dataset_weighted_leaderboard(records):
+    model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, prior="gains", dataset_weight_power=0.5,
+                                  context_bonus=0.0, catalogue_candidates=False).fit(records, "III")
     assert not model.delta_on_
     data = TrainingSet.build(records)
     datasets = records.groupby(with_ids(records)[C.TASK_ID], sort=False)[C.DATASET].first().reindex(data.task_ids)
@@ -142,7 +169,8 @@ def test_gate_keeps_the_delta_only_when_it_beats_the_prior_on_held_out_datasets(
 def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records):
     """Item cold start: catalogue models no training record mentions are ranked from their attribute
     group, and the same input gives the same rank."""
-    model = MedicalRecTransformer(seed=0, attribute_prior=True, cold_start_from_attributes=True, **FAST).fit(records, "III")
+    model = MedicalRecTransformer(seed=0, prior="gains", attribute_prior=True, cold_start_from_attributes=True,
+                                  **FAST).fit(records, "III")
     unseen = sorted(set(model.models_) - set(records[C.MODEL]))
     assert unseen
     scores = model.score(records.head(1))[0]

@@ -14,25 +14,58 @@ from medicalrec.recommenders.base import Recommender, TrainingSet
 from medicalrec.recommenders.params import parse_params
 
 
+def task_relevance(data: TrainingSet) -> np.ndarray:
+    """``[n_tasks, n_models]`` relevance of each model on each task, NaN where it has none. A model
+    reported several times on one task counts with its best relevance (as in the task protocol)."""
+    best = np.full((len(data.task_ids), len(data.models)), -np.inf)
+    relevance = data.records[C.RELEVANCE].to_numpy(dtype=float)
+    known = ~np.isnan(relevance)
+    np.maximum.at(best, (data.task_of_record[known], data.record_model[known]), relevance[known])
+    return np.where(np.isfinite(best), best, np.nan)
+
+
 def task_gains(data: TrainingSet) -> np.ndarray:
     """``[n_tasks, n_models]`` relevance min-max scaled within each task (1 = the task's best model,
     0 = its worst), NaN where a model has no relevance on the task.
 
     Scaling within the task makes tasks comparable: their relevance metrics differ (AUC, accuracy,
     balanced accuracy) and so does their difficulty. Where every evaluated model ties, all get 1.
-    A model reported several times on one task counts with its best relevance (as in the task protocol).
     """
-    best = np.full((len(data.task_ids), len(data.models)), -np.inf)
-    relevance = data.records[C.RELEVANCE].to_numpy(dtype=float)
-    known = ~np.isnan(relevance)
-    np.maximum.at(best, (data.task_of_record[known], data.record_model[known]), relevance[known])
-    gains = np.full(best.shape, np.nan)
-    for t, row in enumerate(best):
-        evaluated = np.isfinite(row)
-        if not evaluated.any():
-            continue
-        gains[t, evaluated] = scale_within_task(row[evaluated])
+    relevance = task_relevance(data)
+    gains = np.full(relevance.shape, np.nan)
+    for t, row in enumerate(relevance):
+        evaluated = ~np.isnan(row)
+        if evaluated.any():
+            gains[t, evaluated] = scale_within_task(row[evaluated])
     return gains
+
+
+def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
+    """``[n_models]`` effect of each model in the relevance metric's own units, NaN where no task
+    rated it: the least-squares fit of ``relevance[t, m] = level[t] + effect[m]`` over the rated
+    pairs, each pair weighted by its task's weight, plus ``ridge * sum_m effect[m] ** 2``.
+
+    Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
+    0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing.
+    With the task levels solved out, the effects solve the linear system
+
+    ``(ridge I + diag(sum_t w_t x_t) - X^T diag(w_t / n_t) X) effect = sum_t w_t x_t (r_t - mean(r_t))``
+
+    where ``x_t`` marks the models rated on task t, ``n_t`` counts them and ``mean(r_t)`` is the
+    task's mean relevance. ``ridge > 0`` pulls every effect toward 0 (the average model) and makes the
+    system solvable when the tasks do not connect all models.
+    """
+    if not ridge > 0:
+        raise ConfigError(f"model effects: ridge must be > 0, got {ridge!r}")
+    rated = ~np.isnan(relevance)
+    x = rated.astype(float)
+    n = x.sum(axis=1)
+    per_task = np.divide(weights, n, out=np.zeros(len(n)), where=n > 0)
+    system = ridge * np.eye(x.shape[1]) + np.diag(weights @ x) - (x * per_task[:, None]).T @ x
+    mean = np.divide(np.where(rated, relevance, 0.0).sum(axis=1), n, out=np.zeros(len(n)), where=n > 0)
+    centred = np.where(rated, relevance - mean[:, None], 0.0)
+    effects = np.linalg.solve(system, weights @ centred)
+    return np.where(rated.any(axis=0), effects, np.nan)
 
 
 def leaderboard_scores(data: TrainingSet, prior_tasks: float) -> np.ndarray:

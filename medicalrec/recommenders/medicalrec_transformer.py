@@ -2,12 +2,17 @@
 
 ``score(task, m) = prior[m] + delta(task, m)``, as a softmax over every candidate:
 
-* **prior**: each candidate's mean within-task gain (relevance min-max scaled within a task) over
-  the training tasks that rated it, shrunk by ``prior_pseudo_tasks`` toward the mean of all models
-  (with ``attribute_prior``: toward its attribute group, architecture + adaptation, then family +
-  adaptation, then all; with ``cold_start_from_attributes`` a never-rated candidate also gets its
-  group's prior).
-  Training tasks are weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
+* **prior** (``prior="effects"``): each candidate's effect in the relevance metric's own units,
+  from a least-squares fit of ``relevance = task level + model effect`` over the training tasks
+  with a ridge of ``effect_ridge`` (``best_mean_relevance.model_effects``), min-max scaled over the
+  candidates to [0, 1] so that it sits on the scale of the within-task gains. A task then counts by
+  how much the choice mattered on it: a 0.001 AUC near-tie is not a full vote.
+  ``prior="gains"`` is the leaderboard's rule instead: the mean within-task gain (relevance min-max
+  scaled within a task) over the training tasks that rated the candidate, shrunk by
+  ``prior_pseudo_tasks`` toward the mean of all models (with ``attribute_prior``: toward its
+  attribute group, architecture + adaptation, then family + adaptation, then all; with
+  ``cold_start_from_attributes`` a never-rated candidate also gets its group's prior).
+  Training tasks can be weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
   collection are not independent evidence. A candidate no training task rated ranks below every
   rated one (then only the delta, from its attribute tokens, can lift it).
 * **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
@@ -37,14 +42,16 @@ import numpy as np
 import pandas as pd
 
 from medicalrec import constants as C
+from medicalrec.bench.tasks import scale_within_task
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import task_gains
+from medicalrec.recommenders.best_mean_relevance import model_effects, task_gains, task_relevance
 from medicalrec.recommenders.params import parse_params
 
 # Catalogue attributes that form a candidate's tokens, in order.
 CANDIDATE_ATTRIBUTES = ("architecture", "family", "adaptation", "pretraining", "size_class")
 OBJECTIVES = ("task", "record")
+PRIORS = ("effects", "gains")
 
 
 @dataclass
@@ -57,13 +64,21 @@ class TransformerConfig:
     dim_feedforward: int = 64
     objective: str = "task"  # "task": rank a task's models by how well they did; "record": predict a record's model
     temperature: float = 0.25  # ListNet temperature on within-task gains (and on the output softmax)
-    prior_pseudo_tasks: float = 2.0  # shrinkage of a candidate's mean gain toward its attribute group
-    dataset_weight_power: float = 0.5  # a training task weighs n_tasks(its dataset) ** -power; 0 = every task 1
-    # Shrink a rated candidate toward its attribute group instead of the mean of all models. Off: on
-    # held-out datasets it ranked no better (README, "What we tried").
+    # "effects": the prior is each candidate's effect in metric units (task level + model effect fit);
+    # "gains": its mean within-task min-max gain, the leaderboard's rule. Effects ranked better on
+    # held-out datasets and held-out sources (README, "What we tried").
+    prior: str = "effects"
+    effect_ridge: float = 2.0  # pseudo-pairs pulling each effect toward the average model's (prior="effects")
+    prior_pseudo_tasks: float = 2.0  # shrinkage of a candidate's mean gain toward its group (prior="gains")
+    # A training task weighs n_tasks(its dataset) ** -power; 0 = every task 1. It helped the gains
+    # prior (best at 0.5) and cost the effects prior a little (README, "What we tried").
+    dataset_weight_power: float = 0.0
+    # Shrink a rated candidate toward its attribute group instead of the mean of all models
+    # (prior="gains" only). Off: on held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
-    # Also score never-rated candidates from their attribute group (item cold start). Off: held out
-    # by source (most candidates new), that ranked far worse than putting new candidates last.
+    # Also score never-rated candidates from their attribute group (item cold start, prior="gains"
+    # only). Off: held out by source (most candidates new), that ranked far worse than putting new
+    # candidates last.
     cold_start_from_attributes: bool = False
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     # Candidates that training saw rated on a task of the query's context (its modality, or its
@@ -93,6 +108,12 @@ class TransformerConfig:
             raise ConfigError(f"medicalrec: inner_folds must be 0 or at least 2, got {self.inner_folds}")
         if not self.temperature > 0:
             raise ConfigError(f"medicalrec: temperature must be > 0, got {self.temperature}")
+        if self.prior not in PRIORS:
+            raise ConfigError(f"medicalrec: prior must be one of {', '.join(PRIORS)}, got {self.prior!r}")
+        if not self.effect_ridge > 0:
+            raise ConfigError(f"medicalrec: effect_ridge must be > 0, got {self.effect_ridge}")
+        if self.prior == "effects" and (self.attribute_prior or self.cold_start_from_attributes):
+            raise ConfigError("medicalrec: attribute_prior and cold_start_from_attributes need prior='gains'")
 
 
 def _build_network(vocab_sizes: list[int], n_ids: int, attribute_sizes: list[int], config: TransformerConfig):
@@ -188,7 +209,7 @@ def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarr
 
 class MedicalRecTransformer(Recommender):
     name = "medicalrec"
-    description = ("leaderboard prior (dataset-weighted, attribute-smoothed) plus a gated (task, candidate) "
+    description = ("leaderboard prior (each model's effect in metric units) plus a gated (task, candidate) "
                    "adjustment from a BERT-style encoder over task-feature tokens and candidate attribute tokens")
     unseen_task_policy = (
         "unseen categories map to [UNK], empty fields to [MISSING] (trained through feature masking); "
@@ -230,7 +251,10 @@ class MedicalRecTransformer(Recommender):
         if config.objective == "task":
             gains = np.full((len(data.task_ids), len(self.models_)), np.nan)
             gains[:, column] = task_gains(data)
-            examples = _TaskExamples(gains, self.encoder.tokens(data.task_frame), _task_datasets(data), config, levels)
+            relevance = np.full(gains.shape, np.nan)
+            relevance[:, column] = task_relevance(data)
+            examples = _TaskExamples(gains, relevance, self.encoder.tokens(data.task_frame), _task_datasets(data),
+                                     config, levels)
         else:
             examples = _RecordExamples(data, column, len(self.models_), self.encoder.tokens(data.records),
                                        _task_datasets(data)[data.task_of_record], config)
@@ -413,6 +437,17 @@ def dataset_weights(datasets: np.ndarray, power: float) -> np.ndarray:
     return counts[inverse].astype(float) ** -float(power)
 
 
+def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
+    """``[M]`` model effects min-max scaled over the rated candidates to [0, 1] (the gains' scale,
+    so that temperature, delta penalty and context bonus mean the same for both priors); NaN where
+    the candidate was not rated."""
+    effects = model_effects(relevance, weights, ridge)
+    known = ~np.isnan(effects)
+    if known.any():
+        effects[known] = scale_within_task(effects[known])
+    return effects
+
+
 def leaderboard_prior(gains: np.ndarray, weights: np.ndarray, pseudo_tasks: float, levels: list[np.ndarray],
                       cold_start: bool = True) -> np.ndarray:
     """``[M]`` prior per candidate, NaN where it was not rated (with ``cold_start``: where neither it
@@ -448,18 +483,23 @@ class _Batch:
 
 
 class _TaskExamples:
-    """One example per training task: its feature tokens and its gains over the candidates."""
+    """One example per training task: its feature tokens, its gains and relevances over the candidates."""
 
-    def __init__(self, gains, tokens, datasets, config: TransformerConfig, levels):
-        self.gains, self.tokens, self.datasets, self.config, self.levels = gains, tokens, datasets, config, levels
+    def __init__(self, gains, relevance, tokens, datasets, config: TransformerConfig, levels):
+        self.gains, self.relevance, self.tokens, self.datasets = gains, relevance, tokens, datasets
+        self.config, self.levels = config, levels
         self.n = len(gains)
         self.n_groups = len(np.unique(datasets))
 
     def base(self, rows: np.ndarray) -> np.ndarray:
-        """Prior from ``rows``; never-rated candidates below every rated one."""
-        weights = dataset_weights(self.datasets[rows], self.config.dataset_weight_power)
-        prior = leaderboard_prior(self.gains[rows], weights, self.config.prior_pseudo_tasks, self.levels,
-                                  self.config.cold_start_from_attributes)
+        """Prior from ``rows``, in [0, 1]; never-rated candidates below every rated one."""
+        config = self.config
+        weights = dataset_weights(self.datasets[rows], config.dataset_weight_power)
+        if config.prior == "effects":
+            prior = effects_prior(self.relevance[rows], weights, config.effect_ridge)
+        else:
+            prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, self.levels,
+                                      config.cold_start_from_attributes)
         return np.where(np.isnan(prior), -1.0, prior)
 
     def batch(self, rows: np.ndarray, prior_rows: np.ndarray | None = None) -> _Batch:

@@ -1,7 +1,8 @@
-"""python robustness.py: 10 repeats instead of 3 for the prior candidates (numpy only, ~20 s)."""
+"""python robustness.py: 10 repeats instead of 3 for the prior candidates (numpy only, about a minute)."""
 import numpy as np
 import pandas as pd
 
+import additive
 import harness
 import recs
 
@@ -12,6 +13,8 @@ cands = {
     "dw_prior(p=1,k=2)": lambda: recs.WeightedPrior(powers=(1.0,), ks=(2.0,)),
     "dw_hier_prior(p=0.5,k=4/4/4)": lambda: recs.HierPrior(ks=((4, 4, 4),), dw=0.5),
     "knn_resid(k=10,w=0.5)": lambda: recs.KnnResidual(ws=(0.5,), ks=(10,)),
+    "additive(p=0,lam=2)": lambda: additive.Additive(powers=(0.0,), lams=(2.0,)),
+    "additive(p=0.5,lam=2)": lambda: additive.Additive(powers=(0.5,), lams=(2.0,)),
 }
 rows = []
 for proto in ["dataset", "ref"]:

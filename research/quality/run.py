@@ -9,6 +9,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
+import additive
 import harness
 import recs
 
@@ -32,6 +33,10 @@ VARIANTS = {
     "lambdamart": lambda: recs.LambdaMart(blends=(0.0, 0.25, 0.5)),
     "lambdamart_lodo": lambda: recs.LambdaMart(prior_mode="lodo", blends=(0.0, 0.25, 0.5)),
     "lambdamart_attr": lambda: recs.LambdaMart(prior_mode="lodo", attrs=True, blends=(0.0, 0.25, 0.5)),
+    "additive": lambda: additive.Additive(),
+    "additive_clip": lambda: additive.Additive(powers=(0.5,), lams=(2.0,), clips=(0.05, 0.1, 0.2)),
+    "floored_gain": lambda: additive.FlooredGain(),
+    "blend_additive": lambda: additive.Blend(),
 }
 
 
