@@ -6,7 +6,8 @@ from scipy.stats import wilcoxon
 
 KEY = [("weighted_prior_grid", "dataset^-0.5,k=2.0"), ("dw_hier_prior", "k=4/4/4"), ("knn_resid", "k=10,w=0.5"),
        ("lambdamart", "main"), ("tv2z", "scale=0.5"), ("tv2_gated", "scale=1.0"), ("tv2_ship", "scale=1.0"),
-       ("hier_prior", "k=4/4/4"), ("pl_prior", "lam=0.003")]
+       ("hier_prior", "k=4/4/4"), ("pl_prior", "lam=0.003"),
+       ("additive", "p=0.0,lam=2.0,clip=None"), ("additive", "p=0.5,lam=2.0,clip=None")]
 rng = np.random.default_rng(0)
 rows = []
 for proto in ["dataset", "ref", "ref__cold", "dataset__cold"]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces every number in REPORT.md on ONE core (~12 min). Per-task results -> results/<variant>__<protocol>[__cold].csv
+# Reproduces every number in REPORT.md on ONE core (~13 min). Per-task results -> results/<variant>__<protocol>[__cold].csv
 set -e
 export OMP_NUM_THREADS=1
 cd "$(dirname "$0")"
@@ -38,6 +38,9 @@ for v in pl_prior best_mean_gain weighted_prior weighted_prior_ref weighted_prio
 run pl_prior_tau1; run weighted_prior_grid --protocol task
 run dw_hier_prior; run dw_hier_prior --protocol ref; run dw_hier_prior --protocol ref --cold; run dw_hier_prior --cold
 run dw_knn_resid_hier; run dw_knn_resid_hier --protocol ref --cold
+# (5) priors in metric units (additive.py): model effects, floored gains, blends
+for p in dataset ref task; do run additive --protocol $p; done
+run additive_clip; run floored_gain; run blend_additive
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)
