@@ -131,6 +131,27 @@ def test_effects_prior_puts_never_rated_candidates_last():
     assert prior[0] == 1.0 and prior[1] == 0.0 and np.isnan(prior[2])
 
 
+@pytest.mark.parametrize("prior", ["effects", "gains"])
+def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior):
+    """The training batch's per-dataset priors (for effects: the whole system minus the dataset's
+    own) equal a direct fit on the other datasets' tasks; a dataset alone gets 0."""
+    rng = np.random.default_rng(0)
+    relevance = np.where(rng.random((9, 6)) < 0.6, rng.random((9, 6)), np.nan)
+    relevance[:, 0] = 0.5  # every task rates at least one model
+    gains = np.vstack([row if np.isnan(row).all() else np.where(np.isnan(row), np.nan, (row - np.nanmin(row))
+                       / max(np.nanmax(row) - np.nanmin(row), 1e-9)) for row in relevance])
+    datasets = np.array(list("AAABBCCCD"))
+    examples = _TaskExamples(gains, relevance, np.zeros((9, 1), dtype=np.int64), datasets,
+                             TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
+    rows = np.arange(8)  # D is left out of the batch
+    held = examples._held_out_priors(rows)
+    for dataset in "ABC":
+        own = datasets[rows] == dataset
+        np.testing.assert_allclose(held[own], np.tile(examples.base(rows[~own]), (own.sum(), 1)), atol=1e-12)
+    alone = examples._held_out_priors(np.array([8]))
+    assert (alone == 0.0).all()
+
+
 def test_effects_prior_refuses_attribute_options():
     with pytest.raises(ConfigError, match="prior='gains'"):
         TransformerConfig(attribute_prior=True)

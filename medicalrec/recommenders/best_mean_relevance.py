@@ -47,25 +47,48 @@ def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> n
 
     Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
     0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing.
-    With the task levels solved out, the effects solve the linear system
+    ``ridge > 0`` pulls every effect toward 0 (the average model) and makes the fit unique when the
+    tasks do not connect all models.
+    """
+    return solve_effects(effect_system(relevance, weights), ridge)
 
-    ``(ridge I + diag(sum_t w_t x_t) - X^T diag(w_t / n_t) X) effect = sum_t w_t x_t (r_t - mean(r_t))``
+
+@dataclass
+class EffectSystem:
+    """The normal equations of ``model_effects`` without the ridge. With the task levels solved out:
+
+    ``matrix = diag(sum_t w_t x_t) - X^T diag(w_t / n_t) X``, ``rhs = sum_t w_t x_t (r_t - mean(r_t))``
 
     where ``x_t`` marks the models rated on task t, ``n_t`` counts them and ``mean(r_t)`` is the
-    task's mean relevance. ``ridge > 0`` pulls every effect toward 0 (the average model) and makes the
-    system solvable when the tasks do not connect all models.
+    task's mean relevance. Every part is a sum over tasks, so the system of all tasks but a few is
+    the whole minus theirs (``-``): leave-one-dataset-out fits cost one small system each.
     """
-    if not ridge > 0:
-        raise ConfigError(f"model effects: ridge must be > 0, got {ridge!r}")
+
+    matrix: np.ndarray
+    rhs: np.ndarray
+    rated: np.ndarray  # tasks that rated each model
+
+    def __sub__(self, other: EffectSystem) -> EffectSystem:
+        return EffectSystem(self.matrix - other.matrix, self.rhs - other.rhs, self.rated - other.rated)
+
+
+def effect_system(relevance: np.ndarray, weights: np.ndarray) -> EffectSystem:
     rated = ~np.isnan(relevance)
     x = rated.astype(float)
     n = x.sum(axis=1)
     per_task = np.divide(weights, n, out=np.zeros(len(n)), where=n > 0)
-    system = ridge * np.eye(x.shape[1]) + np.diag(weights @ x) - (x * per_task[:, None]).T @ x
+    matrix = np.diag(weights @ x) - (x * per_task[:, None]).T @ x
     mean = np.divide(np.where(rated, relevance, 0.0).sum(axis=1), n, out=np.zeros(len(n)), where=n > 0)
     centred = np.where(rated, relevance - mean[:, None], 0.0)
-    effects = np.linalg.solve(system, weights @ centred)
-    return np.where(rated.any(axis=0), effects, np.nan)
+    return EffectSystem(matrix, weights @ centred, rated.sum(axis=0))
+
+
+def solve_effects(system: EffectSystem, ridge: float) -> np.ndarray:
+    """The effects of ``system`` with ``ridge``; NaN for models no task of it rated."""
+    if not ridge > 0:
+        raise ConfigError(f"model effects: ridge must be > 0, got {ridge!r}")
+    effects = np.linalg.solve(system.matrix + ridge * np.eye(len(system.rhs)), system.rhs)
+    return np.where(system.rated > 0, effects, np.nan)
 
 
 def leaderboard_scores(data: TrainingSet, prior_tasks: float) -> np.ndarray:

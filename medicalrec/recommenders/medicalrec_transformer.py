@@ -45,7 +45,13 @@ from medicalrec import constants as C
 from medicalrec.bench.tasks import scale_within_task
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import model_effects, task_gains, task_relevance
+from medicalrec.recommenders.best_mean_relevance import (
+    effect_system,
+    model_effects,
+    solve_effects,
+    task_gains,
+    task_relevance,
+)
 from medicalrec.recommenders.params import parse_params
 
 # Catalogue attributes that form a candidate's tokens, in order.
@@ -441,7 +447,12 @@ def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> n
     """``[M]`` model effects min-max scaled over the rated candidates to [0, 1] (the gains' scale,
     so that temperature, delta penalty and context bonus mean the same for both priors); NaN where
     the candidate was not rated."""
-    effects = model_effects(relevance, weights, ridge)
+    return unit_scaled(model_effects(relevance, weights, ridge))
+
+
+def unit_scaled(effects: np.ndarray) -> np.ndarray:
+    """Min-max scaled to [0, 1] over the rated candidates; NaN stays NaN."""
+    effects = effects.copy()
     known = ~np.isnan(effects)
     if known.any():
         effects[known] = scale_within_task(effects[known])
@@ -512,16 +523,31 @@ class _TaskExamples:
         if prior_rows is not None:
             prior = np.tile(self.base(prior_rows), (len(rows), 1))
         else:
-            prior = np.empty((len(rows), self.gains.shape[1]))
-            in_rows = np.zeros(self.n, dtype=bool)
-            in_rows[rows] = True
-            for dataset in np.unique(self.datasets[rows]):
-                others = in_rows & (self.datasets != dataset)
-                prior[self.datasets[rows] == dataset] = self.base(others) if others.any() else 0.0
+            prior = self._held_out_priors(rows)
         keep = (~np.isnan(self.gains[rows])).sum(axis=1) >= 2
         rows, prior = rows[keep], prior[keep]
         return _Batch(torch.as_tensor(self.tokens[rows]), torch.as_tensor(self.gains[rows], dtype=torch.float32),
                       torch.as_tensor(prior, dtype=torch.float32))
+
+    def _held_out_priors(self, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows), M]``: each task's prior from the other datasets of ``rows`` (0 when there are none)."""
+        prior = np.zeros((len(rows), self.gains.shape[1]))
+        datasets = self.datasets[rows]
+        effects = self.config.prior == "effects"
+        if effects:
+            weights = dataset_weights(datasets, self.config.dataset_weight_power)
+            whole = effect_system(self.relevance[rows], weights)
+        for dataset in np.unique(datasets):
+            own = datasets == dataset
+            if own.all():
+                continue
+            if effects:
+                rest = whole - effect_system(self.relevance[rows[own]], weights[own])
+                base = np.nan_to_num(unit_scaled(solve_effects(rest, self.config.effect_ridge)), nan=-1.0)
+            else:
+                base = self.base(rows[~own])
+            prior[own] = base
+        return prior
 
     def loss(self, batch: _Batch, delta, config: TransformerConfig):
         """ListNet over each task's evaluated candidates plus ``delta_l2`` times the mean squared delta."""
