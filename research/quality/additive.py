@@ -78,6 +78,67 @@ class Additive:
         return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
+class ScaledAdditive:
+    """Effects on relevance divided by (task spread + s0): s0 -> 0 approaches min-max units, s0 -> inf raw
+    units. ``per_task``: each task's pairs share one unit of weight (1 / (n_t - 1)) instead of one per pair."""
+
+    def __init__(self, s0s=(0.05, 0.1, 0.2, 0.4), lam=2.0, per_task=(False,)):
+        self.s0s, self.lam, self.per_task = s0s, lam, per_task
+
+    def fit(self, D, train):
+        low = _low(D, train)
+        R = D.R[train]
+        rated = ~np.isnan(R)
+        spread = np.where(rated, R, -np.inf).max(1) - np.where(rated, R, np.inf).min(1)
+        spread = np.where(np.isfinite(spread), spread, 0.0)
+        n = rated.sum(1)
+        self.s = {}
+        for pt in self.per_task:
+            w = 1.0 / np.maximum(n - 1, 1) if pt else np.ones(len(R))
+            for s0 in self.s0s:
+                scale = (spread + s0) if s0 is not None else np.ones(len(R))
+                e = additive_effects(R / scale[:, None], w, self.lam)
+                self.s[f"s0={s0},per_task={pt}"] = np.where(np.isnan(e), low, e)
+        return self
+
+    def score(self, D, idx):
+        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
+
+
+class EffectsKnnResidual:
+    """effect + w * n/(n+a) * mean residual (r - level - effect) of each model over the k nearest training
+    tasks (the task distance of recs.KnnResidual), all in metric units."""
+
+    def __init__(self, lam=2.0, ks=(5, 10, 20), ws=(0.25, 0.5, 1.0), a=2.0):
+        self.lam, self.ks, self.ws, self.a = lam, ks, ws, a
+
+    def fit(self, D, train):
+        from recs import TaskFeatures
+        self.tf = TaskFeatures().fit(D.tasks.iloc[train])
+        self.tn, self.tc = self.tf.num(D.tasks.iloc[train]), self.tf.cat(D.tasks.iloc[train])
+        R = D.R[train]
+        eff = additive_effects(R, np.ones(len(R)), self.lam)
+        rated = ~np.isnan(R)
+        level = np.where(rated, R - np.nan_to_num(eff)[None, :], 0).sum(1) / np.maximum(rated.sum(1), 1)
+        self.res = R - level[:, None] - eff[None, :]
+        self.base = np.where(np.isnan(eff), _low(D, train), eff)
+        return self
+
+    def score(self, D, idx):
+        from recs import distances
+        q = D.tasks.iloc[idx]
+        order = np.argsort(distances(self.tf.num(q), self.tf.cat(q), self.tn, self.tc), axis=1, kind="stable")
+        out = {}
+        for k in self.ks:
+            Rn = self.res[order[:, :k]]
+            ev = ~np.isnan(Rn)
+            n = ev.sum(1)
+            mean = np.where(n > 0, np.where(ev, Rn, 0).sum(1) / np.maximum(n, 1), 0.0)
+            for w in self.ws:
+                out[f"k={k},w={w}"] = self.base[None, :] + w * n / (n + self.a) * mean
+        return out
+
+
 class FlooredGain:
     def __init__(self, floors=(0.01, 0.02, 0.05, 0.1), power=0.5, k=2.0):
         self.floors, self.power, self.k = floors, power, k

@@ -40,7 +40,7 @@ run dw_hier_prior; run dw_hier_prior --protocol ref; run dw_hier_prior --protoco
 run dw_knn_resid_hier; run dw_knn_resid_hier --protocol ref --cold
 # (5) priors in metric units (additive.py): model effects, floored gains, blends
 for p in dataset ref task; do run additive --protocol $p; done
-run additive_clip; run floored_gain; run blend_additive
+run additive_clip; run floored_gain; run blend_additive; run scaled_additive; run effects_knn_resid
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)

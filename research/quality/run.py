@@ -36,6 +36,8 @@ VARIANTS = {
     "additive": lambda: additive.Additive(),
     "additive_clip": lambda: additive.Additive(powers=(0.5,), lams=(2.0,), clips=(0.05, 0.1, 0.2)),
     "floored_gain": lambda: additive.FlooredGain(),
+    "effects_knn_resid": lambda: additive.EffectsKnnResidual(),
+    "scaled_additive": lambda: additive.ScaledAdditive(s0s=(0.05, 0.1, 0.2, 0.4, None), per_task=(False, True)),
     "blend_additive": lambda: additive.Blend(),
 }
 
