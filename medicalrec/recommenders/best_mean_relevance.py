@@ -73,6 +73,7 @@ class EffectSystem:
 
 
 def effect_system(relevance: np.ndarray, weights: np.ndarray) -> EffectSystem:
+    """The ``EffectSystem`` of ``[n_tasks, n_models]`` relevances (NaN = not rated) and task weights."""
     rated = ~np.isnan(relevance)
     x = rated.astype(float)
     n = x.sum(axis=1)
