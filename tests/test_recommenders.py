@@ -285,15 +285,48 @@ def test_model_effects_match_hand_computation():
 
 
 def test_model_effects_weigh_a_task_by_how_much_the_choice_mattered():
-    """A beats B by 0.6 once; B beats A by 0.001 twice. Mean min-max gains call B better (2 wins of
-    3); the effects see that choosing A costs almost nothing where B wins."""
+    """A beats B by 0.6 once; B beats A by 0.001 twice. The leaderboard's mean min-max gain calls B
+    better (2 wins of 3); the effects see that choosing A costs almost nothing where B wins."""
     from medicalrec.recommenders.best_mean_relevance import model_effects
 
+    records = pd.DataFrame(task_rows(HAND_REF, "t1", WOUND, {"A": 0.9, "B": 0.3})
+                           + task_rows(HAND_REF, "t2", WOUND, {"A": 0.800, "B": 0.801})
+                           + task_rows(HAND_REF, "t3", WOUND, {"A": 0.700, "B": 0.701}))
+    leaderboard = create("best_mean_relevance", prior_tasks=0).fit(records, "I")
+    assert leaderboard.recommend(edge_queries().iloc[:1], k=1)[0][0][0] == "B"
     relevance = np.array([[0.9, 0.3], [0.800, 0.801], [0.700, 0.701]])
     effects = model_effects(relevance, np.ones(3), ridge=1.0)
     assert effects[0] > effects[1]
-    gains = np.nanmean(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), axis=0)
-    assert gains[1] > gains[0]
+
+
+def test_model_effects_equal_brute_force_least_squares():
+    """The closed form against an explicit least squares over [task levels | model effects] with
+    ridge rows, on random data with an empty task, one-model tasks, a zero-weight task and a model
+    never rated; a model rated only where nothing was compared gets effect 0."""
+    from medicalrec.recommenders.best_mean_relevance import model_effects
+
+    rng = np.random.default_rng(7)
+    n_tasks, n_models, ridge = 12, 6, 0.7
+    relevance = np.where(rng.random((n_tasks, n_models)) < 0.5, rng.random((n_tasks, n_models)), np.nan)
+    relevance[:, 5] = np.nan  # never rated
+    relevance[0] = np.nan  # empty task
+    relevance[1] = [np.nan, np.nan, np.nan, np.nan, 0.6, np.nan]  # model 4 only on one-model tasks
+    relevance[:, 4] = np.nan
+    relevance[1, 4] = 0.6
+    weights = rng.uniform(0.2, 2.0, n_tasks)
+    weights[2] = 0.0
+    pairs = np.argwhere(~np.isnan(relevance))
+    design = np.zeros((len(pairs) + n_models, n_tasks + n_models))
+    target = np.zeros(len(design))
+    root = np.sqrt(weights[pairs[:, 0]])
+    design[np.arange(len(pairs)), pairs[:, 0]] = root
+    design[np.arange(len(pairs)), n_tasks + pairs[:, 1]] = root
+    target[: len(pairs)] = root * relevance[pairs[:, 0], pairs[:, 1]]
+    design[len(pairs) + np.arange(n_models), n_tasks + np.arange(n_models)] = np.sqrt(ridge)
+    solution = np.linalg.lstsq(design, target, rcond=None)[0][n_tasks:]
+    effects = model_effects(relevance, weights, ridge)
+    np.testing.assert_allclose(effects[:5], solution[:5], atol=1e-10)
+    assert np.isnan(effects[5]) and effects[4] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_best_mean_relevance_puts_the_handmade_winner_first():

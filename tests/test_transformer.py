@@ -10,7 +10,7 @@ import pytest
 from medicalrec import constants as C
 from medicalrec.catalogue import Catalogue
 from medicalrec.errors import ConfigError
-from medicalrec.recommenders.base import Recommender, TrainingSet
+from medicalrec.recommenders.base import METADATA_FILE, Recommender, TrainingSet
 from medicalrec.recommenders.best_mean_relevance import model_effects, task_gains, task_relevance
 from medicalrec.recommenders.medicalrec_transformer import (
     MedicalRecTransformer,
@@ -129,27 +129,65 @@ def test_effects_prior_puts_never_rated_candidates_last():
     relevance = np.array([[0.9, 0.8, np.nan], [np.nan, 0.7, np.nan]])
     prior = effects_prior(relevance, np.ones(2), 1.0)
     assert prior[0] == 1.0 and prior[1] == 0.0 and np.isnan(prior[2])
+    examples = _TaskExamples(relevance, relevance, np.zeros((2, 1), dtype=np.int64), np.array(["X", "Y"]),
+                             TransformerConfig(), [])
+    assert examples.base(np.ones(2, dtype=bool)).tolist() == [1.0, 0.0, -1.0]  # below every rated one
+
+
+def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray) -> _TaskExamples:
+    spread = np.nanmax(relevance, axis=1, keepdims=True) - np.nanmin(relevance, axis=1, keepdims=True)
+    gains = np.where(spread > 0, (relevance - np.nanmin(relevance, axis=1, keepdims=True)) / np.where(spread > 0, spread, 1), 1.0)
+    return _TaskExamples(np.where(np.isnan(relevance), np.nan, gains), relevance, np.zeros((len(relevance), 1), dtype=np.int64),
+                         datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
 
 
 @pytest.mark.parametrize("prior", ["effects", "gains"])
 def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior):
     """The training batch's per-dataset priors (for effects: the whole system minus the dataset's
-    own) equal a direct fit on the other datasets' tasks; a dataset alone gets 0."""
+    own) equal a direct fit on the other datasets' tasks, with never-rated candidates at -1; a
+    dataset alone in the batch gets 0."""
     rng = np.random.default_rng(0)
     relevance = np.where(rng.random((9, 6)) < 0.6, rng.random((9, 6)), np.nan)
     relevance[:, 0] = 0.5  # every task rates at least one model
-    gains = np.vstack([row if np.isnan(row).all() else np.where(np.isnan(row), np.nan, (row - np.nanmin(row))
-                       / max(np.nanmax(row) - np.nanmin(row), 1e-9)) for row in relevance])
     datasets = np.array(list("AAABBCCCD"))
-    examples = _TaskExamples(gains, relevance, np.zeros((9, 1), dtype=np.int64), datasets,
-                             TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
+    examples = _examples(prior, relevance, datasets)
     rows = np.arange(8)  # D is left out of the batch
     held = examples._held_out_priors(rows)
     for dataset in "ABC":
-        own = datasets[rows] == dataset
-        np.testing.assert_allclose(held[own], np.tile(examples.base(rows[~own]), (own.sum(), 1)), atol=1e-12)
-    alone = examples._held_out_priors(np.array([8]))
-    assert (alone == 0.0).all()
+        others = rows[datasets[rows] != dataset]
+        weights = dataset_weights(datasets[others], 0.5)
+        if prior == "effects":
+            direct = effects_prior(relevance[others], weights, 2.0)
+        else:
+            direct = leaderboard_prior(examples.gains[others], weights, 2.0, [])
+        expected = np.where(np.isnan(direct), -1.0, direct)
+        np.testing.assert_allclose(held[datasets[rows] == dataset], np.tile(expected, (3 if dataset != "B" else 2, 1)),
+                                   atol=1e-12)
+    assert (examples._held_out_priors(np.array([8])) == 0.0).all()
+
+
+def test_held_out_effects_of_tied_tasks_are_a_tie_not_rounding_noise():
+    """Dataset A's tasks all tie; the prior B's tasks see (A's) is 1 for every model A rated, as a
+    direct fit gives, not an order stretched out of subtraction residue."""
+    relevance = np.array([[0.7, 0.7, 0.7, np.nan], [0.3, 0.3, np.nan, 0.3], [0.9, 0.1, 0.5, 0.4], [0.2, 0.8, 0.6, 0.1]])
+    examples = _examples("effects", relevance, np.array(list("AABB")))
+    held = examples._held_out_priors(np.arange(4))
+    assert held[2:].tolist() == [[1.0, 1.0, 1.0, 1.0]] * 2
+
+
+def test_a_model_saved_before_the_effects_prior_loads_with_the_gains_prior(records, tmp_path):
+    """Saves without ``prior`` in their config were fitted with the gains prior, possibly with the
+    attribute options that the effects prior refuses."""
+    import json
+
+    model = MedicalRecTransformer(seed=0, prior="gains", attribute_prior=True, **FAST).fit(records, "III")
+    directory = model.save(tmp_path / "old")
+    metadata = json.loads((directory / METADATA_FILE).read_text())
+    del metadata["params"]["prior"], metadata["extra"]["config"]["prior"], metadata["extra"]["config"]["effect_ridge"]
+    (directory / METADATA_FILE).write_text(json.dumps(metadata))
+    loaded = Recommender.load(directory)
+    assert loaded.config.prior == "gains" and loaded.config.attribute_prior
+    np.testing.assert_array_equal(loaded.score(records.head(3)), model.score(records.head(3)))
 
 
 def test_effects_prior_refuses_attribute_options():

@@ -182,13 +182,18 @@ class Recommender(ABC):
         from medicalrec.recommenders import get_recommender_class
 
         klass = get_recommender_class(metadata["recommender"]) if cls is Recommender else cls
-        model = klass(seed=metadata["seed"], **metadata["params"])
+        model = klass(seed=metadata["seed"], **klass.saved_params(metadata["params"], metadata["extra"]))
         model.mode = get_mode(metadata["mode"])
         model.models_ = list(metadata["models"])
         model.encoder = FeatureEncoder.from_json(metadata["encoder"])
         model._load_metadata(metadata["extra"])
         model._load_weights(directory)
         return model
+
+    @classmethod
+    def saved_params(cls, params: dict, extra: dict) -> dict:
+        """Constructor parameters of a saved model; a subclass maps those of older saves here."""
+        return params
 
     def _metadata(self) -> dict:
         """JSON-able state beyond weights (e.g. shapes, vocabularies)."""

@@ -47,8 +47,10 @@ def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> n
 
     Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
     0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing.
-    ``ridge > 0`` pulls every effect toward 0 (the average model) and makes the fit unique when the
-    tasks do not connect all models.
+    ``ridge > 0`` pulls every effect toward 0 and makes the fit unique. Effects compare models only
+    through tasks: where tasks do not connect two groups of models (no chain of shared tasks), each
+    group's effects sum to 0, so a model's effect is relative to the average of its own group. A
+    model rated only on tasks that compared nothing (one rated model, or weight 0) gets effect 0.
     """
     return solve_effects(effect_system(relevance, weights), ridge)
 

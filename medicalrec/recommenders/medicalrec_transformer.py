@@ -58,6 +58,7 @@ from medicalrec.recommenders.params import parse_params
 CANDIDATE_ATTRIBUTES = ("architecture", "family", "adaptation", "pretraining", "size_class")
 OBJECTIVES = ("task", "record")
 PRIORS = ("effects", "gains")
+EFFECT_TIE = 1e-9  # effects closer than this (relative) are one value: far below any reported difference
 
 
 @dataclass
@@ -92,6 +93,10 @@ class TransformerConfig:
     # ranking otherwise puts a niche's winners (e.g. pathology encoders) first for any task.
     # Added to the prior; 0 turns it off, which ranked held-out datasets a little better (README).
     context_bonus: float = 1.0
+    # Count rated generalists (catalogue pretraining not a medical domain) as in context everywhere,
+    # so that the bonus only holds back specialists outside the contexts they were rated in. Off:
+    # specialists then fell below ImageNet models in new domains of their own modality (README).
+    context_generalists: bool = False
     delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
     feature_mask_prob: float = 0.15  # chance to hide any task feature while training
     id_mask_prob: float = 0.2  # chance to hide a candidate's id (so attributes carry unseen ones)
@@ -215,11 +220,13 @@ def _scoring_module(net, base: np.ndarray, ids: np.ndarray, attributes: np.ndarr
 
 class MedicalRecTransformer(Recommender):
     name = "medicalrec"
-    description = ("leaderboard prior (each model's effect in metric units) plus a gated (task, candidate) "
-                   "adjustment from a BERT-style encoder over task-feature tokens and candidate attribute tokens")
+    description = ("prior from each model's effect in metric units over the tasks that compared it, plus a gated "
+                   "(task, candidate) adjustment from a BERT-style encoder over task-feature tokens and candidate "
+                   "attribute tokens")
     unseen_task_policy = (
         "unseen categories map to [UNK], empty fields to [MISSING] (trained through feature masking); "
-        "a candidate never rated in training is scored from its catalogue attributes"
+        "a candidate never rated in training ranks below every rated one; its catalogue attribute tokens "
+        "move it only when the learned delta is on (or, with the gains prior, cold_start_from_attributes)"
     )
 
     @classmethod
@@ -265,7 +272,8 @@ class MedicalRecTransformer(Recommender):
             examples = _RecordExamples(data, column, len(self.models_), self.encoder.tokens(data.records),
                                        _task_datasets(data)[data.task_of_record], config)
         self.base_ = examples.base(np.ones(examples.n, dtype=bool))
-        self.context_, self.support_ = _context_support(self.encoder, data, column, len(self.models_), config.context_bonus)
+        generalist = _generalists(self.models_) if config.context_generalists else np.zeros(len(self.models_), bool)
+        self.context_, self.support_ = _context_support(self.encoder, data, column, generalist, config.context_bonus)
         epochs = config.max_epochs
         if config.inner_folds >= 2 and examples.n_groups >= config.inner_folds:
             curve = _validation_curve(examples, self._train, examples.datasets, config.inner_folds, self.seed)
@@ -346,8 +354,14 @@ class MedicalRecTransformer(Recommender):
         return {"config": asdict(self.config), "history": self.history_, "delta_on": bool(self.delta_on_),
                 "attribute_sizes": list(self.attribute_sizes_), "context": int(self.context_)}
 
+    @classmethod
+    def saved_params(cls, params: dict, extra: dict) -> dict:
+        """Models saved before the effects prior existed (no ``prior`` in their config) were fitted with
+        the gains prior, and may carry options only it allows."""
+        return params if "prior" in extra.get("config", {}) else {"prior": "gains", **params}
+
     def _load_metadata(self, extra: dict) -> None:
-        self.config = TransformerConfig(**extra["config"])
+        self.config = TransformerConfig(**{"prior": "gains", **extra["config"]})
         self.history_ = extra.get("history", {})
         self.delta_on_ = bool(extra["delta_on"])
         self.attribute_sizes_ = list(extra["attribute_sizes"])
@@ -408,14 +422,27 @@ def _levels(codes: np.ndarray) -> list[np.ndarray]:
 
 
 CONTEXT_FEATURES = (C.MODALITY, C.DOMAIN)  # the first the mode has is a query's context
+# Catalogue pretraining of specialists: models that learnt one medical domain (context_generalists).
+SPECIALIST_PRETRAINING = ("pathology", "medical", "radiology")
 
 
-def _context_support(encoder, data: TrainingSet, column: np.ndarray, n_models: int, bonus: float) -> tuple[int, np.ndarray]:
+def _generalists(models: list[str]) -> np.ndarray:
+    """``bool [M]``: the candidate's catalogue pretraining is not a medical domain (unknown counts as general)."""
+    from medicalrec.catalogue import Catalogue
+
+    catalogue = Catalogue.load()
+    return np.array([str(catalogue.attributes(m).pretraining) not in SPECIALIST_PRETRAINING for m in models])
+
+
+def _context_support(encoder, data: TrainingSet, column: np.ndarray, generalist: np.ndarray,
+                     bonus: float) -> tuple[int, np.ndarray]:
     """The context feature's position in the tokens (-1: none in this mode) and ``[vocabulary,
-    n_models]``: ``bonus`` where training rated the candidate on a task of that context value, else
-    0. ``[MISSING]`` and ``[UNK]`` rows stay 0, so a query without a known context gets no bonus."""
+    n_models]``: ``bonus`` where training rated the candidate on a task of that context value, or
+    rated a ``generalist`` candidate anywhere, else 0. ``[MISSING]`` and ``[UNK]`` rows stay 0, so
+    a query without a known context gets no bonus."""
     from medicalrec.features import FIRST_VALUE_TOKEN
 
+    n_models = len(generalist)
     names = [f for f in CONTEXT_FEATURES if f in encoder.features]
     if not names or bonus == 0:
         return -1, np.zeros((1, n_models))
@@ -424,6 +451,9 @@ def _context_support(encoder, data: TrainingSet, column: np.ndarray, n_models: i
     rated = data.records[C.RELEVANCE].notna().to_numpy()
     tokens = encoder.tokens(data.records)[rated, position]
     support[tokens, column[data.record_model[rated]]] = bonus
+    rated_anywhere = np.zeros(n_models, dtype=bool)
+    rated_anywhere[column[data.record_model[rated]]] = True
+    support[:, generalist & rated_anywhere] = bonus
     support[:FIRST_VALUE_TOKEN] = 0.0
     return position, support
 
@@ -451,11 +481,14 @@ def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> n
 
 
 def unit_scaled(effects: np.ndarray) -> np.ndarray:
-    """Min-max scaled to [0, 1] over the rated candidates; NaN stays NaN."""
+    """Min-max scaled to [0, 1] over the rated candidates; NaN stays NaN. A spread within rounding
+    (a held-out system whose tasks all tie leaves ~1e-17 of subtraction residue) is a tie: all 1."""
     effects = effects.copy()
     known = ~np.isnan(effects)
     if known.any():
-        effects[known] = scale_within_task(effects[known])
+        values = effects[known]
+        tied = np.ptp(values) <= EFFECT_TIE * max(1.0, np.abs(values).max())
+        effects[known] = 1.0 if tied else scale_within_task(values)
     return effects
 
 
