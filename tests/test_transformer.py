@@ -135,10 +135,12 @@ def test_effects_prior_puts_never_rated_candidates_last():
 
 
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray) -> _TaskExamples:
-    spread = np.nanmax(relevance, axis=1, keepdims=True) - np.nanmin(relevance, axis=1, keepdims=True)
-    gains = np.where(spread > 0, (relevance - np.nanmin(relevance, axis=1, keepdims=True)) / np.where(spread > 0, spread, 1), 1.0)
-    return _TaskExamples(np.where(np.isnan(relevance), np.nan, gains), relevance, np.zeros((len(relevance), 1), dtype=np.int64),
-                         datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
+    low = np.nanmin(relevance, axis=1, keepdims=True)
+    spread = np.nanmax(relevance, axis=1, keepdims=True) - low
+    gains = np.where(spread > 0, (relevance - low) / np.where(spread > 0, spread, 1), 1.0)
+    tokens = np.zeros((len(relevance), 1), dtype=np.int64)
+    return _TaskExamples(np.where(np.isnan(relevance), np.nan, gains), relevance, tokens, datasets,
+                         TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
 
 
 @pytest.mark.parametrize("prior", ["effects", "gains"])
