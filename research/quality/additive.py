@@ -125,15 +125,12 @@ class EffectsKnnResidual:
         return self
 
     def score(self, D, idx):
-        from recs import distances
+        from recs import distances, neighbour_residuals
         q = D.tasks.iloc[idx]
         order = np.argsort(distances(self.tf.num(q), self.tf.cat(q), self.tn, self.tc), axis=1, kind="stable")
         out = {}
         for k in self.ks:
-            Rn = self.res[order[:, :k]]
-            ev = ~np.isnan(Rn)
-            n = ev.sum(1)
-            mean = np.where(n > 0, np.where(ev, Rn, 0).sum(1) / np.maximum(n, 1), 0.0)
+            n, mean = neighbour_residuals(self.res, order, k)
             for w in self.ws:
                 out[f"k={k},w={w}"] = self.base[None, :] + w * n / (n + self.a) * mean
         return out

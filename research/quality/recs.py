@@ -138,6 +138,15 @@ def distances(qn, qc, tn, tc, mismatch=2.0):
     return np.sqrt(np.where(sh > 0, tot * nf / np.maximum(sh, 1), np.inf))
 
 
+def neighbour_residuals(residuals: np.ndarray, order: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """[n, M] count and mean of each model's residuals over each query's k nearest training tasks
+    (``order``: training task indices by distance); mean 0 where none rated the model."""
+    R = residuals[order[:, :k]]  # [n, k, M]
+    ev = ~np.isnan(R)
+    n = ev.sum(1)
+    return n, np.where(n > 0, np.where(ev, R, 0).sum(1) / np.maximum(n, 1), 0.0)
+
+
 class KnnResidual:
     """prior + w * n/(n+a) * mean residual (gain - prior) of each model over the k nearest training tasks."""
 
@@ -163,11 +172,7 @@ class KnnResidual:
         out = {}
         order = np.argsort(dist, axis=1, kind="stable")
         for k in self.ks:
-            nn = order[:, :k]
-            R = self.res[nn]  # [n, k, M]
-            ev = ~np.isnan(R)
-            n = ev.sum(1)
-            mean = np.where(n > 0, np.where(ev, R, 0).sum(1) / np.maximum(n, 1), 0.0)
+            n, mean = neighbour_residuals(self.res, order, k)
             for w in self.ws:
                 out[f"k={k},w={w}"] = self.base[None, :] + w * n / (n + self.a) * mean
         return out
