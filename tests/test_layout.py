@@ -1,6 +1,6 @@
 """The layout's promises, checked: serving imports neither torch nor mlops (a scoring machine needs
-neither), recommenders import neither serving nor mlops, and importing the package and its CLI is
-cheap."""
+neither), recommenders import neither serving nor mlops, bench imports nothing above it, and
+importing the package and its CLI is cheap."""
 
 from __future__ import annotations
 
@@ -40,6 +40,23 @@ def test_pyfunc_model_imports_neither_torch_nor_mlops():
 
 def test_recommenders_import_neither_serving_nor_mlops():
     assert _loaded_after_import("medicalrec.recommenders", ("medicalrec.serving", "medicalrec.mlops")) == []
+
+
+def test_bench_imports_nothing_above_it():
+    """The data layer is the bottom of the flow: loading, validating and generating a corpus need no
+    recommender, evaluation, serving or MLflow code. Read from the source, so that an import inside
+    a function counts too."""
+    import ast
+    from pathlib import Path
+
+    import medicalrec.bench
+
+    above = ("medicalrec.recommenders", "medicalrec.evaluation", "medicalrec.serving", "medicalrec.mlops", "medicalrec.cli")
+    for path in Path(medicalrec.bench.__path__[0]).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.startswith(above)], f"{path.name}:{node.lineno} imports {names}"
 
 
 def test_cli_import_is_light():

@@ -808,7 +808,7 @@ def generate(n_records: int = DEFAULT_N_RECORDS, seed: int = DEFAULT_SEED, out: 
         raise ConfigError(f"output {path}: unknown extension {path.suffix!r}; use .csv or .parquet")
     if not path.parent.exists():
         raise ConfigError(f"output {path}: directory {path.parent} does not exist")
-    from medicalrec.serving.files import atomic_outputs  # the one atomic write (a leaf: constants, errors only)
+    from medicalrec.atomic import atomic_outputs
 
     counter = _Counter(on_chunk)
     with atomic_outputs(path) as (partial,):

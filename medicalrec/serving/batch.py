@@ -3,7 +3,7 @@
 ``score_file`` streams the input chunk by chunk (read -> validate -> encode -> ONNX -> top-k ->
 evidence -> append), so memory stays flat in the input size apart from the set of task ids seen
 (needed to reject duplicates across chunks; ~100 bytes per id). Output and rejects are written
-with ``files.atomic_outputs``: a failure, Ctrl-C or SIGTERM leaves an existing output untouched, and
+with ``atomic.atomic_outputs``: a failure, Ctrl-C or SIGTERM leaves an existing output untouched, and
 output and rejects are replaced together.
 
 Output (long format, one row per task and ranked model): ``Scorer.arrow_table``, formula-escaped
@@ -28,7 +28,8 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.tradeoff import Limits
-from medicalrec.serving.files import RejectsWriter, TableWriter, atomic_outputs, file_sha256, remove_quietly, temp_owner
+from medicalrec.atomic import atomic_outputs, remove_quietly, temp_owner
+from medicalrec.serving.files import RejectsWriter, TableWriter, file_sha256
 from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
                                        evidence_layout, evidence_path_for, output_schema)
 

@@ -61,7 +61,7 @@ from medicalrec import errors
 from medicalrec.errors import ConfigError, DataFileError, MedicalRecError, Problem, SchemaError, ValidationError, shown_value
 from medicalrec.serving.batch import check_columns, check_task_ids
 from medicalrec.serving.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
-from medicalrec.serving.files import temp_name
+from medicalrec.atomic import temp_name
 from medicalrec.serving.scorer import (DEFAULT_TOP_K, Scorer, candidate_facts, candidate_mask, check_device,
                                        check_top_k)
 from medicalrec.serving.tradeoff import Limits
