@@ -150,6 +150,24 @@ class _TopK(click.ParamType):
         return number
 
 
+class _Limit(click.ParamType):
+    """A finite number >= 0 (``tradeoff.valid_limit``); anything else is one ``ConfigError`` line
+    that echoes the value as typed (``1e999``, not the ``inf`` it parses to)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        from medicalrec.serving.tradeoff import valid_limit
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not valid_limit(number):
+            raise ConfigError(f"{param.opts[0]} must be a finite number >= 0, got {value!r}")
+        return number
+
+
 @main.command("score")
 @click.option("--model", default="models:/medicalrec@production", show_default=True,
               help="Model to score with: a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION), "
@@ -186,13 +204,13 @@ class _TopK(click.ParamType):
                    "ranked row. side: once per task in OUTPUT_STEM.evidence.csv|.parquet (join on task_id), "
                    "written together with the output, which keeps every other column. "
                    "Default: side with --top-k all, else inline. --engine spark: inline only.")
-@click.option("--max-params", type=float, default=None, metavar="MILLIONS",
+@click.option("--max-params", type=_Limit(), default=None, metavar="MILLIONS",
               help="Rank only candidates with at most this many parameters (millions); candidates whose "
                    "size is unknown are left out.")
-@click.option("--max-gflops", type=float, default=None, metavar="GFLOPS",
+@click.option("--max-gflops", type=_Limit(), default=None, metavar="GFLOPS",
               help="Rank only candidates needing at most this many GFLOPs per image at their input size; "
                    "unknown costs are left out.")
-@click.option("--within", type=float, default=None, metavar="POINTS",
+@click.option("--within", type=_Limit(), default=None, metavar="POINTS",
               help="Rank only candidates whose expected AUC is at least that of the task's first "
                    "recommendation (within the cost limits) minus POINTS (0.01 AUC = 1 point): the models "
                    "nearly as good as the one we would pick. Tasks then keep different numbers of rows.")

@@ -88,6 +88,7 @@ def test_limits_that_leave_nothing_stop_before_writing(scoring_bundle, tasks_fil
 
 
 @pytest.mark.parametrize("option,value", [("--max-params", "-1"), ("--max-gflops", "nan"), ("--within", "inf"),
+                                          ("--max-params", "1e999"), ("--max-gflops", "ten"),
                                           ("--max-params", "0.001")])
 def test_cli_nonsense_limits_are_one_line_and_exit_2(scoring_bundle, tasks_file, tmp_path, option, value):
     _, bundle, _ = scoring_bundle
@@ -97,6 +98,8 @@ def test_cli_nonsense_limits_are_one_line_and_exit_2(scoring_bundle, tasks_file,
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0]
+    if value != "0.001":  # a valid limit that leaves nothing says so; a nonsense one is echoed as typed
+        assert f"got '{value}'" in lines[0]
     assert not out.exists()
 
 
@@ -130,5 +133,5 @@ def test_mlproject_limits_take_none_but_not_latest(tmp_path):
     script = Path(__file__).resolve().parents[1] / "entrypoints" / "score.py"
     result = subprocess.run([sys.executable, str(script), "--input", "x.csv", "--output", "y.csv", "--within", "latest"],
                             capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 2 and "'latest' is not a valid float" in result.stderr
+    assert result.returncode == 2 and "--within must be a finite number >= 0, got 'latest'" in result.stderr
     assert not (tmp_path / "y.csv").exists()
