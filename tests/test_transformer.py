@@ -102,8 +102,8 @@ def test_ranking_loss_prefers_the_true_order_on_a_three_model_task():
     scores in reverse, and the loss is smallest when prior + delta matches the gains."""
     import torch
 
-    examples = _TaskExamples(np.array([[1.0, 0.5, 0.0]]), np.array([[0.9, 0.8, 0.7]]), np.zeros((1, 1), dtype=np.int64),
-                             np.array(["X"]), TransformerConfig(delta_l2=0.0), [])
+    examples = _TaskExamples(np.array([[0.9, 0.8, 0.7]]), np.zeros((1, 1), dtype=np.int64), np.array(["X"]),
+                             TransformerConfig(delta_l2=0.0), [])
     batch = _Batch(torch.zeros((1, 1), dtype=torch.long), torch.tensor([[1.0, 0.5, 0.0]]), torch.zeros((1, 3)))
     config = TransformerConfig(delta_l2=0.0)
     right = examples.loss(batch, torch.tensor([[1.0, 0.5, 0.0]]), config)
@@ -129,18 +129,14 @@ def test_effects_prior_puts_never_rated_candidates_last():
     relevance = np.array([[0.9, 0.8, np.nan], [np.nan, 0.7, np.nan]])
     prior = effects_prior(relevance, np.ones(2), 1.0)
     assert prior[0] == 1.0 and prior[1] == 0.0 and np.isnan(prior[2])
-    examples = _TaskExamples(relevance, relevance, np.zeros((2, 1), dtype=np.int64), np.array(["X", "Y"]),
+    examples = _TaskExamples(relevance, np.zeros((2, 1), dtype=np.int64), np.array(["X", "Y"]),
                              TransformerConfig(), [])
     assert examples.base(np.ones(2, dtype=bool)).tolist() == [1.0, 0.0, -1.0]  # below every rated one
 
 
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray) -> _TaskExamples:
-    low = np.nanmin(relevance, axis=1, keepdims=True)
-    spread = np.nanmax(relevance, axis=1, keepdims=True) - low
-    gains = np.where(spread > 0, (relevance - low) / np.where(spread > 0, spread, 1), 1.0)
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
-    return _TaskExamples(np.where(np.isnan(relevance), np.nan, gains), relevance, tokens, datasets,
-                         TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
+    return _TaskExamples(relevance, tokens, datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
 
 
 @pytest.mark.parametrize("prior", ["effects", "gains"])

@@ -31,7 +31,11 @@ def task_gains(data: TrainingSet) -> np.ndarray:
     Scaling within the task makes tasks comparable: their relevance metrics differ (AUC, accuracy,
     balanced accuracy) and so does their difficulty. Where every evaluated model ties, all get 1.
     """
-    relevance = task_relevance(data)
+    return within_task_gains(task_relevance(data))
+
+
+def within_task_gains(relevance: np.ndarray) -> np.ndarray:
+    """``task_gains`` of a ``[n_tasks, n_models]`` relevance matrix (NaN = not rated)."""
     gains = np.full(relevance.shape, np.nan)
     for t, row in enumerate(relevance):
         evaluated = ~np.isnan(row)

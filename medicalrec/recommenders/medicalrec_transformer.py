@@ -49,8 +49,8 @@ from medicalrec.recommenders.best_mean_relevance import (
     effect_system,
     model_effects,
     solve_effects,
-    task_gains,
     task_relevance,
+    within_task_gains,
 )
 from medicalrec.recommenders.params import parse_params
 
@@ -262,12 +262,10 @@ class MedicalRecTransformer(Recommender):
         self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
         levels = _levels(self.attributes_) if config.attribute_prior else []
         if config.objective == "task":
-            gains = np.full((len(data.task_ids), len(self.models_)), np.nan)
-            gains[:, column] = task_gains(data)
-            relevance = np.full(gains.shape, np.nan)
+            relevance = np.full((len(data.task_ids), len(self.models_)), np.nan)
             relevance[:, column] = task_relevance(data)
-            examples = _TaskExamples(gains, relevance, self.encoder.tokens(data.task_frame), _task_datasets(data),
-                                     config, levels)
+            examples = _TaskExamples(relevance, self.encoder.tokens(data.task_frame), _task_datasets(data), config,
+                                     levels)
         else:
             examples = _RecordExamples(data, column, len(self.models_), self.encoder.tokens(data.records),
                                        _task_datasets(data)[data.task_of_record], config)
@@ -361,7 +359,7 @@ class MedicalRecTransformer(Recommender):
         return params if "prior" in extra.get("config", {}) else {"prior": "gains", **params}
 
     def _load_metadata(self, extra: dict) -> None:
-        self.config = TransformerConfig(**{"prior": "gains", **extra["config"]})
+        self.config = TransformerConfig(**self.saved_params(extra["config"], extra))
         self.history_ = extra.get("history", {})
         self.delta_on_ = bool(extra["delta_on"])
         self.attribute_sizes_ = list(extra["attribute_sizes"])
@@ -473,6 +471,11 @@ def dataset_weights(datasets: np.ndarray, power: float) -> np.ndarray:
     return counts[inverse].astype(float) ** -float(power)
 
 
+def _unrated_last(prior: np.ndarray) -> np.ndarray:
+    """A prior in [0, 1] with its never-rated candidates (NaN) at -1, below every rated one."""
+    return np.where(np.isnan(prior), -1.0, prior)
+
+
 def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
     """``[M]`` model effects min-max scaled over the rated candidates to [0, 1] (the gains' scale,
     so that temperature, delta penalty and context bonus mean the same for both priors); NaN where
@@ -527,12 +530,14 @@ class _Batch:
 
 
 class _TaskExamples:
-    """One example per training task: its feature tokens, its gains and relevances over the candidates."""
+    """One example per training task: its feature tokens and its relevances over the candidates (and
+    the within-task gains the ranking loss targets)."""
 
-    def __init__(self, gains, relevance, tokens, datasets, config: TransformerConfig, levels):
-        self.gains, self.relevance, self.tokens, self.datasets = gains, relevance, tokens, datasets
+    def __init__(self, relevance, tokens, datasets, config: TransformerConfig, levels):
+        self.relevance, self.tokens, self.datasets = relevance, tokens, datasets
         self.config, self.levels = config, levels
-        self.n = len(gains)
+        self.gains = within_task_gains(relevance)
+        self.n = len(relevance)
         self.n_groups = len(np.unique(datasets))
 
     def base(self, rows: np.ndarray) -> np.ndarray:
@@ -544,7 +549,7 @@ class _TaskExamples:
         else:
             prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, self.levels,
                                       config.cold_start_from_attributes)
-        return np.where(np.isnan(prior), -1.0, prior)
+        return _unrated_last(prior)
 
     def batch(self, rows: np.ndarray, prior_rows: np.ndarray | None = None) -> _Batch:
         """Examples ``rows``: a held-out batch sees the prior of ``prior_rows`` (like a new task);
@@ -576,7 +581,7 @@ class _TaskExamples:
                 continue
             if effects:
                 rest = whole - effect_system(self.relevance[rows[own]], weights[own])
-                base = np.nan_to_num(unit_scaled(solve_effects(rest, self.config.effect_ridge)), nan=-1.0)
+                base = _unrated_last(unit_scaled(solve_effects(rest, self.config.effect_ridge)))
             else:
                 base = self.base(rows[~own])
             prior[own] = base
