@@ -157,14 +157,14 @@ class _Limit(click.ParamType):
     name = "number"
 
     def convert(self, value, param, ctx):
-        from medicalrec.serving.tradeoff import valid_limit
+        from medicalrec.serving.tradeoff import limit_error, valid_limit
 
         try:
             number = float(value)
         except (TypeError, ValueError):
             number = None
         if number is None or not valid_limit(number):
-            raise ConfigError(f"{param.opts[0]} must be a finite number >= 0, got {value!r}")
+            raise limit_error(param.name, value)
         return number
 
 

@@ -22,6 +22,16 @@ def valid_limit(value) -> bool:
             and bool(np.isfinite(value)) and value >= 0)
 
 
+def option_name(name: str) -> str:
+    """The CLI option of a ``Limits`` field: ``max_params`` -> ``--max-params``."""
+    return "--" + name.replace("_", "-")
+
+
+def limit_error(name: str, shown) -> ConfigError:
+    """The one message for a limit that is not a finite number >= 0, with ``shown`` as given."""
+    return ConfigError(f"{option_name(name)} must be a finite number >= 0, got {shown!r}")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a user allows. ``None`` means no limit.
@@ -38,12 +48,11 @@ class Limits:
         for name in LIMIT_NAMES:
             value = getattr(self, name)
             if value is not None and not valid_limit(value):
-                option = "--" + name.replace("_", "-")
-                raise ConfigError(f"{option} must be a finite number >= 0, got {value!r}")
+                raise limit_error(name, value)
 
     def describe(self) -> str:
         """The limits as the options that set them, e.g. ``--max-params 25 --within 1``."""
-        return " ".join(f"--{name.replace('_', '-')} {getattr(self, name):g}"
+        return " ".join(f"{option_name(name)} {getattr(self, name):g}"
                         for name in LIMIT_NAMES if getattr(self, name) is not None)
 
     @property
