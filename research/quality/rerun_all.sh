@@ -41,6 +41,9 @@ run dw_knn_resid_hier; run dw_knn_resid_hier --protocol ref --cold
 # (5) priors in metric units (additive.py): model effects, floored gains, blends
 for p in dataset ref task; do run additive --protocol $p; done
 run additive_clip; run floored_gain; run blend_additive; run scaled_additive; run effects_knn_resid
+# (6) per-modality/domain effects; item cold start on the effects prior
+run group_effects; run cold_effects --cold; run cold_effects --protocol ref --cold
+python cold_start.py              # results/cold_start_10seeds.csv
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)

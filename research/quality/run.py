@@ -39,6 +39,8 @@ VARIANTS = {
     "effects_knn_resid": lambda: additive.EffectsKnnResidual(),
     "scaled_additive": lambda: additive.ScaledAdditive(s0s=(0.05, 0.1, 0.2, 0.4, None), per_task=(False, True)),
     "blend_additive": lambda: additive.Blend(),
+    "group_effects": lambda: additive.GroupEffects(),
+    "cold_effects": lambda: additive.ColdEffects(),
 }
 
 
