@@ -17,6 +17,7 @@ from medicalrec.recommenders.medicalrec_transformer import (
     TransformerConfig,
     _Batch,
     _TaskExamples,
+    cold_start_effects,
     dataset_weights,
     effects_prior,
     leaderboard_prior,
@@ -134,30 +135,47 @@ def test_effects_prior_puts_never_rated_candidates_last():
     assert examples.base(np.ones(2, dtype=bool)).tolist() == [1.0, 0.0, -1.0]  # below every rated one
 
 
-def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray) -> _TaskExamples:
+def test_cold_start_effects_by_hand():
+    """Models 0-2 share a fine group, 3 is alone in it but shares the coarse group, 4 shares nothing
+    rated. k = 1: coarse group 0 = (0.02 - 0.01 + 1 * 0) / (2 + 1) = 0.01/3; fine group 0 =
+    (0.01 + 0.01/3) / 3 = 0.04/9; model 3's fine group has no rated member: its parent, 0.01/3."""
+    effects = np.array([0.02, -0.01, np.nan, np.nan, np.nan])
+    fine, coarse = np.array([0, 0, 0, 1, 2]), np.array([0, 0, 0, 0, 1])
+    filled = cold_start_effects(effects, [fine, coarse], 1.0)
+    np.testing.assert_allclose(filled[:4], [0.02, -0.01, 0.04 / 9, 0.01 / 3])
+    assert np.isnan(filled[4])  # no evidence: stays unrated, so it ranks last
+    np.testing.assert_array_equal(cold_start_effects(effects, [], 1.0), effects)  # no attributes: unchanged
+
+
+def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=()) -> _TaskExamples:
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
-    return _TaskExamples(relevance, tokens, datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5), [])
+    return _TaskExamples(relevance, tokens, datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5),
+                         list(levels))
 
 
 @pytest.mark.parametrize("prior", ["effects", "gains"])
-def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior):
+@pytest.mark.parametrize("with_groups", [False, True])
+def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior, with_groups):
     """The training batch's per-dataset priors (for effects: the whole system minus the dataset's
-    own) equal a direct fit on the other datasets' tasks, with never-rated candidates at -1; a
-    dataset alone in the batch gets 0."""
+    own) equal a direct fit on the other datasets' tasks, with never-rated candidates at -1 or, with
+    attribute groups, filled from their group; a dataset alone in the batch gets 0."""
     rng = np.random.default_rng(0)
     relevance = np.where(rng.random((9, 6)) < 0.6, rng.random((9, 6)), np.nan)
     relevance[:, 0] = 0.5  # every task rates at least one model
+    relevance[:3, 5] = rng.random(3)  # model 5: rated by dataset A only, so new to A's held-out prior
+    relevance[3:, 5] = np.nan
     datasets = np.array(list("AAABBCCCD"))
-    examples = _examples(prior, relevance, datasets)
+    levels = [np.array([0, 1, 1, 2, 2, 2]), np.array([0, 0, 0, 1, 1, 1])] if with_groups else []
+    examples = _examples(prior, relevance, datasets, levels)
     rows = np.arange(8)  # D is left out of the batch
     held = examples._held_out_priors(rows)
     for dataset in "ABC":
         others = rows[datasets[rows] != dataset]
         weights = dataset_weights(datasets[others], 0.5)
         if prior == "effects":
-            direct = effects_prior(relevance[others], weights, 2.0)
+            direct = effects_prior(relevance[others], weights, 2.0, levels, 3.0)
         else:
-            direct = leaderboard_prior(examples.gains[others], weights, 2.0, [])
+            direct = leaderboard_prior(examples.gains[others], weights, 2.0, levels)
         expected = np.where(np.isnan(direct), -1.0, direct)
         np.testing.assert_allclose(held[datasets[rows] == dataset], np.tile(expected, (3 if dataset != "B" else 2, 1)),
                                    atol=1e-12)
@@ -188,16 +206,19 @@ def test_a_model_saved_before_the_effects_prior_loads_with_the_gains_prior(recor
     np.testing.assert_array_equal(loaded.score(records.head(3)), model.score(records.head(3)))
 
 
-def test_effects_prior_refuses_attribute_options():
+def test_effects_prior_refuses_the_attribute_smoothed_prior_and_bad_numbers():
     with pytest.raises(ConfigError, match="prior='gains'"):
         TransformerConfig(attribute_prior=True)
     with pytest.raises(ConfigError, match="effect_ridge"):
         TransformerConfig(effect_ridge=0.0)
+    with pytest.raises(ConfigError, match="cold_start_pseudo_models"):
+        TransformerConfig(cold_start_pseudo_models=0.0)
 
 
 def test_untrained_model_with_the_gains_prior_is_the_dataset_weighted_leaderboard(records):
     model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, prior="gains", dataset_weight_power=0.5,
-                                  context_bonus=0.0, catalogue_candidates=False).fit(records, "III")
+                                  context_bonus=0.0, catalogue_candidates=False,
+                                  cold_start_from_attributes=False).fit(records, "III")
     assert not model.delta_on_
     data = TrainingSet.build(records)
     datasets = records.groupby(with_ids(records)[C.TASK_ID], sort=False)[C.DATASET].first().reindex(data.task_ids)
@@ -224,10 +245,9 @@ def test_gate_keeps_the_delta_only_when_it_beats_the_prior_on_held_out_datasets(
 
 
 def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records):
-    """Item cold start: catalogue models no training record mentions are ranked from their attribute
-    group, and the same input gives the same rank."""
-    model = MedicalRecTransformer(seed=0, prior="gains", attribute_prior=True, cold_start_from_attributes=True,
-                                  **FAST).fit(records, "III")
+    """Item cold start (the default): catalogue models no training record mentions are ranked from
+    their attribute group, and the same input gives the same rank."""
+    model = MedicalRecTransformer(seed=0, **FAST).fit(records, "III")
     unseen = sorted(set(model.models_) - set(records[C.MODEL]))
     assert unseen
     scores = model.score(records.head(1))[0]

@@ -83,10 +83,12 @@ class TransformerConfig:
     # Shrink a rated candidate toward its attribute group instead of the mean of all models
     # (prior="gains" only). Off: on held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
-    # Also score never-rated candidates from their attribute group (item cold start, prior="gains"
-    # only). Off: held out by source (most candidates new), that ranked far worse than putting new
-    # candidates last.
-    cold_start_from_attributes: bool = False
+    # Score a never-rated candidate from the rated candidates of its attribute group (item cold
+    # start). With prior="effects" it is the group's mean effect, shrunk toward the average model:
+    # it ranked held-out datasets and held-out sources better than putting new candidates last.
+    # With prior="gains" it ranked held-out sources far worse (README, "What we tried").
+    cold_start_from_attributes: bool = True
+    cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     # Candidates that training saw rated on a task of the query's context (its modality, or its
     # domain in modes without modality) rank above those never rated in that context: a global
@@ -123,8 +125,10 @@ class TransformerConfig:
             raise ConfigError(f"medicalrec: prior must be one of {', '.join(PRIORS)}, got {self.prior!r}")
         if not self.effect_ridge > 0:
             raise ConfigError(f"medicalrec: effect_ridge must be > 0, got {self.effect_ridge}")
-        if self.prior == "effects" and (self.attribute_prior or self.cold_start_from_attributes):
-            raise ConfigError("medicalrec: attribute_prior and cold_start_from_attributes need prior='gains'")
+        if self.prior == "effects" and self.attribute_prior:
+            raise ConfigError("medicalrec: attribute_prior needs prior='gains'")
+        if not self.cold_start_pseudo_models > 0:
+            raise ConfigError(f"medicalrec: cold_start_pseudo_models must be > 0, got {self.cold_start_pseudo_models}")
 
 
 def _build_network(vocab_sizes: list[int], n_ids: int, attribute_sizes: list[int], config: TransformerConfig):
@@ -260,7 +264,7 @@ class MedicalRecTransformer(Recommender):
         self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
         self.ids_[column] = np.arange(1, len(trained_models) + 1)
         self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
-        levels = _levels(self.attributes_) if config.attribute_prior else []
+        levels = _levels(self.attributes_) if config.attribute_prior or config.cold_start_from_attributes else []
         if config.objective == "task":
             relevance = np.full((len(data.task_ids), len(self.models_)), np.nan)
             relevance[:, column] = task_relevance(data)
@@ -476,11 +480,29 @@ def _unrated_last(prior: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(prior), -1.0, prior)
 
 
-def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
-    """``[M]`` model effects min-max scaled over the rated candidates to [0, 1] (the gains' scale,
-    so that temperature, delta penalty and context bonus mean the same for both priors); NaN where
-    the candidate was not rated."""
-    return unit_scaled(model_effects(relevance, weights, ridge))
+def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float, levels: list[np.ndarray] = (),
+                  pseudo_models: float = 3.0) -> np.ndarray:
+    """``[M]`` model effects, never-rated candidates filled from their attribute ``levels``
+    (``cold_start_effects``), min-max scaled to [0, 1] (the gains' scale, so that temperature, delta
+    penalty and context bonus mean the same for both priors); NaN where there is no estimate."""
+    return unit_scaled(cold_start_effects(model_effects(relevance, weights, ridge), levels, pseudo_models))
+
+
+def cold_start_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_models: float) -> np.ndarray:
+    """``effects`` with each never-rated (NaN) candidate given its finest attribute group's mean effect:
+
+    ``group[g] = (sum of the rated members' effects + k parent[g]) / (n rated members + k)``, from the
+    coarsest level (parent 0, the average model) to the finest. A candidate none of whose groups has a
+    rated member stays NaN: there is no evidence to place it."""
+    rated = ~np.isnan(effects)
+    values = np.where(rated, effects, 0.0)
+    parent = np.zeros(len(effects))
+    known = rated.copy()
+    for level in levels[::-1]:
+        group_n, group_s = np.bincount(level, rated), np.bincount(level, values)
+        parent = (group_s[level] + pseudo_models * parent) / (group_n[level] + pseudo_models)
+        known |= group_n[level] > 0
+    return np.where(rated, effects, np.where(known, parent, np.nan))
 
 
 def unit_scaled(effects: np.ndarray) -> np.ndarray:
@@ -545,7 +567,8 @@ class _TaskExamples:
         config = self.config
         weights = dataset_weights(self.datasets[rows], config.dataset_weight_power)
         if config.prior == "effects":
-            prior = effects_prior(self.relevance[rows], weights, config.effect_ridge)
+            prior = effects_prior(self.relevance[rows], weights, config.effect_ridge, self.levels,
+                                  config.cold_start_pseudo_models)
         else:
             prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, self.levels,
                                       config.cold_start_from_attributes)
@@ -581,7 +604,9 @@ class _TaskExamples:
                 continue
             if effects:
                 rest = whole - effect_system(self.relevance[rows[own]], weights[own])
-                base = _unrated_last(unit_scaled(solve_effects(rest, self.config.effect_ridge)))
+                filled = cold_start_effects(solve_effects(rest, self.config.effect_ridge), self.levels,
+                                            self.config.cold_start_pseudo_models)
+                base = _unrated_last(unit_scaled(filled))
             else:
                 base = self.base(rows[~own])
             prior[own] = base
