@@ -137,20 +137,20 @@ def test_effects_prior_puts_never_rated_candidates_last():
 
 def test_cold_start_effects_by_hand():
     """Models 0-2 share a fine group, 3 is alone in it but shares the coarse group, 4 shares nothing
-    rated. k = 1: coarse group 0 = (0.02 - 0.01 + 1 * 0) / (2 + 1) = 0.01/3; fine group 0 =
-    (0.01 + 0.01/3) / 3 = 0.04/9; model 3's fine group has no rated member: its parent, 0.01/3."""
-    effects = np.array([0.02, -0.01, np.nan, np.nan, np.nan])
+    rated. k = 1: coarse group 0 = (0.02 - 0.04 + 1 * 0) / (2 + 1) = -0.02/3; fine group 0 =
+    (-0.02 - 0.02/3) / 3 = -0.08/9; model 3's fine group has no rated member: its parent, -0.02/3;
+    model 4 has no evidence either way: 0, the average model, above the two whose group is worse."""
+    effects = np.array([0.02, -0.04, np.nan, np.nan, np.nan])
     fine, coarse = np.array([0, 0, 0, 1, 2]), np.array([0, 0, 0, 0, 1])
     filled = cold_start_effects(effects, [fine, coarse], 1.0)
-    np.testing.assert_allclose(filled[:4], [0.02, -0.01, 0.04 / 9, 0.01 / 3])
-    assert np.isnan(filled[4])  # no evidence: stays unrated, so it ranks last
+    np.testing.assert_allclose(filled, [0.02, -0.04, -0.08 / 9, -0.02 / 3, 0.0])
     np.testing.assert_array_equal(cold_start_effects(effects, [], 1.0), effects)  # no attributes: unchanged
 
 
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=()) -> _TaskExamples:
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
-    return _TaskExamples(relevance, tokens, datasets, TransformerConfig(prior=prior, dataset_weight_power=0.5),
-                         list(levels))
+    config = TransformerConfig(prior=prior, dataset_weight_power=0.5, cold_start_from_attributes=bool(levels))
+    return _TaskExamples(relevance, tokens, datasets, config, list(levels))
 
 
 @pytest.mark.parametrize("prior", ["effects", "gains"])
@@ -244,18 +244,23 @@ def test_gate_keeps_the_delta_only_when_it_beats_the_prior_on_held_out_datasets(
     assert not closed.delta_on_ and closed.history_["epochs"] == 0
 
 
-def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records):
-    """Item cold start (the default): catalogue models no training record mentions are ranked from
-    their attribute group, and the same input gives the same rank."""
-    model = MedicalRecTransformer(seed=0, **FAST).fit(records, "III")
+@pytest.mark.parametrize("cold_start", [False, True])
+def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_rank(records, cold_start):
+    """Catalogue models no training record mentions get a finite score and the same input gives the
+    same rank. Without item cold start they all sit on the floor below every rated model; with it
+    their attribute groups place them among the rated ones."""
+    model = MedicalRecTransformer(seed=0, cold_start_from_attributes=cold_start, **FAST).fit(records, "III")
     unseen = sorted(set(model.models_) - set(records[C.MODEL]))
     assert unseen
     scores = model.score(records.head(1))[0]
     index = [model.models_.index(m) for m in unseen]
     assert np.isfinite(scores[index]).all()
     assert np.array_equal(np.argsort(-model.score(records.head(1))[0], kind="stable"), np.argsort(-scores, kind="stable"))
-    # the attribute prior lifts some unseen models above the floor of models nobody rated
-    assert (model.base_[index] > -1.0).any()
+    rated = [model.models_.index(m) for m in set(records[C.MODEL])]
+    if cold_start:
+        assert (model.base_[index] > model.base_[rated].min()).any() and (model.base_[index] >= 0).all()
+    else:
+        assert (model.base_[index] == -1.0).all() and (model.base_[rated] >= 0).all()
 
 
 def test_single_model_tasks_train_and_score():

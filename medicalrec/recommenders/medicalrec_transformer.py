@@ -10,11 +10,13 @@
   ``prior="gains"`` is the leaderboard's rule instead: the mean within-task gain (relevance min-max
   scaled within a task) over the training tasks that rated the candidate, shrunk by
   ``prior_pseudo_tasks`` toward the mean of all models (with ``attribute_prior``: toward its
-  attribute group, architecture + adaptation, then family + adaptation, then all; with
-  ``cold_start_from_attributes`` a never-rated candidate also gets its group's prior).
+  attribute group, architecture + adaptation, then family + adaptation, then all).
   Training tasks can be weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
   collection are not independent evidence. A candidate no training task rated ranks below every
-  rated one (then only the delta, from its attribute tokens, can lift it).
+  rated one (then only the delta, from its attribute tokens, can lift it), unless
+  ``cold_start_from_attributes`` (item cold start) scores it from its attribute group: the group's
+  prior (gains), or the group's mean effect, the average model where no group member was rated
+  (effects; ``cold_start_effects``).
 * **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
   ``[CLS]`` token, pre-norm layers written with plain matmuls so the graph exports to ONNX) gives one
   task vector; every candidate has a vector from its id (``[UNK]`` when unseen) and its catalogue
@@ -83,9 +85,9 @@ class TransformerConfig:
     # Shrink a rated candidate toward its attribute group instead of the mean of all models
     # (prior="gains" only). Off: on held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
-    # Score a never-rated candidate from the rated candidates of its attribute group (item cold
-    # start). With prior="effects" it is the group's mean effect, shrunk toward the average model:
-    # it ranked held-out datasets and held-out sources better than putting new candidates last.
+    # Score never-rated candidates from the rated candidates of their attribute group (item cold
+    # start). With prior="effects" it is the group's mean effect, shrunk toward the average model,
+    # and it ranked held-out datasets and held-out sources better than putting new candidates last.
     # With prior="gains" it ranked held-out sources far worse (README, "What we tried").
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
@@ -493,16 +495,17 @@ def cold_start_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_mod
 
     ``group[g] = (sum of the rated members' effects + k parent[g]) / (n rated members + k)``, from the
     coarsest level (parent 0, the average model) to the finest. A candidate none of whose groups has a
-    rated member stays NaN: there is no evidence to place it."""
+    rated member gets 0: with no evidence either way it is the average model, above candidates whose
+    group is known to be worse. Without ``levels`` nothing is filled."""
+    if not len(levels):
+        return effects
     rated = ~np.isnan(effects)
     values = np.where(rated, effects, 0.0)
     parent = np.zeros(len(effects))
-    known = rated.copy()
     for level in levels[::-1]:
         group_n, group_s = np.bincount(level, rated), np.bincount(level, values)
         parent = (group_s[level] + pseudo_models * parent) / (group_n[level] + pseudo_models)
-        known |= group_n[level] > 0
-    return np.where(rated, effects, np.where(known, parent, np.nan))
+    return np.where(rated, effects, parent)
 
 
 def unit_scaled(effects: np.ndarray) -> np.ndarray:
