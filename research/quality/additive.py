@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from prior_v2 import dataset_weights
-from recs import weighted_best_mean
+from recs import model_levels, weighted_best_mean
 
 
 def additive_effects(R: np.ndarray, weights: np.ndarray, lam: float, iters: int = 5000,
@@ -229,20 +229,27 @@ class GroupEffects:
         return out
 
 
+def _catalogue_levels(models):
+    """The package's attribute groups (its catalogue, not this study's regexes), for a like-for-like check."""
+    from medicalrec.recommenders.medicalrec_transformer import _attribute_codes, _levels
+    return _levels(_attribute_codes(models)[0])
+
+
 class ColdEffects:
     """Item cold start on the effects prior: a candidate training never rated gets the mean effect of the
     rated candidates of its backbone + adaptation group, shrunk with ``k`` pseudo-models toward its family +
-    adaptation group, shrunk toward 0 (the average model); views also give the plain prior (new ones last)."""
+    adaptation group, shrunk toward 0 (the average model). Views: that estimate competing with rated candidates,
+    the same only ordering new candidates below every rated one, the plain prior (new ones last, by name) and
+    new ones at a constant (which shows whether the gain is the attributes' order or only leaving last place)."""
 
-    def __init__(self, lam=2.0, ks=(1.0, 3.0, 10.0)):
-        self.lam, self.ks = lam, ks
+    def __init__(self, lam=2.0, ks=(1.0, 3.0, 10.0), catalogue=False):
+        self.lam, self.ks, self.catalogue = lam, ks, catalogue
 
     def fit(self, D, train):
-        from recs import model_levels
         low = _low(D, train)
         eff = additive_effects(D.R[train], np.ones(len(train)), self.lam)
         rated = ~np.isnan(eff)
-        levels = model_levels(D.models)
+        levels = _catalogue_levels(D.models) if self.catalogue else model_levels(D.models)
         self.s = {"new last": np.where(rated, eff, low), "new at 0": np.where(rated, eff, 0.0),
                   "new first": np.where(rated, eff, 1.0 + low)}
         for q in (0.25, 0.75):
@@ -254,7 +261,109 @@ class ColdEffects:
                 s = np.bincount(lv, np.where(rated, eff, 0.0))
                 parent = (s[lv] + k * parent) / (n[lv] + k)
             self.s[f"group k={k}"] = np.where(rated, eff, parent)
+            # new candidates still below every rated one, ordered among themselves by their group
+            below = np.nanmin(eff) - 1.0 + (parent - parent.min()) / (np.ptp(parent) + 1e-12) * 0.5
+            self.s[f"group below rated k={k}"] = np.where(rated, eff, below)
         return self
 
     def score(self, D, idx):
         return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
+
+
+def group_targets(eff: np.ndarray, levels, k: float) -> np.ndarray:
+    """[M] each candidate's attribute-group estimate from the *other* rated candidates (leave-self-out), shrunk with
+    k pseudo-models toward the coarser group and then 0; never-rated candidates use every rated member."""
+    rated = ~np.isnan(eff)
+    own = np.where(rated, eff, 0.0)
+    parent = np.zeros(len(eff))
+    for lv in levels[::-1]:
+        n = np.bincount(lv, rated.astype(float))[lv] - rated
+        s = np.bincount(lv, own)[lv] - own
+        parent = (s + k * parent) / (n + k)
+    return parent
+
+
+class GroupPriorEffects:
+    """Effects whose ridge pulls toward the model's attribute group (leave-self-out) instead of toward 0, so a
+    model rated on one or two tasks borrows from its relatives; never-rated models get the group estimate."""
+
+    def __init__(self, lam=2.0, k=3.0, lams=(2.0, 5.0, 10.0)):
+        self.lam, self.k, self.lams = lam, k, lams
+
+    def fit(self, D, train):
+        ones = np.ones(len(train))
+        eff = additive_effects(D.R[train], ones, self.lam)
+        rated = ~np.isnan(eff)
+        target = group_targets(eff, _catalogue_levels(D.models), self.k)
+        cold = ColdEffects(ks=(self.k,), catalogue=True).fit(D, train).s[f"group k={self.k}"]
+        self.s = {"cold start (ridge to 0)": cold}
+        for lam in self.lams:
+            shrunk = additive_effects(D.R[train] - target[None, :], ones, lam) + target
+            self.s[f"ridge to group, lam={lam}"] = np.where(rated, shrunk, cold)
+        return self
+
+    def score(self, D, idx):
+        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
+
+
+def class_group_effects(R: np.ndarray, groups: np.ndarray, classes: np.ndarray, lam: float, lam_group: float,
+                        iters: int = 3000) -> tuple[np.ndarray, dict]:
+    """R[t, m] = level[t] + effect[m] + inter[class(m), group(t)]: like ``group_effects`` but the deviation is
+    shared by a class of models (e.g. pathology-pretrained encoders on pathology tasks), so it is estimated from
+    every task where that class competed with others. Returns (effect [M], {group: inter [M]})."""
+    rated = ~np.isnan(R)
+    Rz = np.where(rated, R, 0.0)
+    keys = [g for g in dict.fromkeys(groups) if isinstance(g, str)]
+    member = {g: groups == g for g in keys}
+    n_classes = int(classes.max()) + 1
+    n_t = rated.sum(1)
+    eff = np.zeros(R.shape[1])
+    inter = np.zeros_like(R)
+    per_group = {g: np.zeros(R.shape[1]) for g in keys}
+    for _ in range(iters):
+        level = np.where(rated, Rz - eff - inter, 0.0).sum(1) / np.maximum(n_t, 1)
+        new = np.where(rated, Rz - level[:, None] - inter, 0.0).sum(0) / (rated.sum(0) + lam)
+        resid = np.where(rated, Rz - level[:, None] - new, 0.0)
+        for g, rows in member.items():
+            s = np.bincount(classes, resid[rows].sum(0), minlength=n_classes)
+            n = np.bincount(classes, rated[rows].sum(0), minlength=n_classes)
+            per_group[g] = (s / (n + lam_group))[classes]
+            inter[rows] = per_group[g][None, :]
+        if np.max(np.abs(new - eff)) < 1e-10:
+            eff = new
+            break
+        eff = new
+    return np.where(rated.any(0), eff, np.nan), per_group
+
+
+class ClassGroupEffects:
+    """Cold-start effects plus a shrunk deviation per (model class, query modality or domain); classes from the
+    package's catalogue (pretraining, family or adaptation)."""
+
+    def __init__(self, lam=2.0, k=3.0, attrs=("pretraining", "family", "adaptation"), keys=("modality", "domain"),
+                 lam_groups=(5.0, 20.0, 100.0)):
+        self.lam, self.k, self.attrs, self.keys, self.lam_groups = lam, k, attrs, keys, lam_groups
+
+    def fit(self, D, train):
+        from medicalrec.catalogue import Catalogue
+        catalogue = Catalogue.load()
+        self.cold = ColdEffects(ks=(self.k,), catalogue=True).fit(D, train).s[f"group k={self.k}"]
+        rated = ~np.isnan(additive_effects(D.R[train], np.ones(len(train)), self.lam))
+        self.fits = {}
+        for attr in self.attrs:
+            values = [str(getattr(catalogue.attributes(m), attr)) for m in D.models]
+            classes = np.unique(values, return_inverse=True)[1]
+            for key in self.keys:
+                g = D.tasks[key].to_numpy(object)[train]
+                for lg in self.lam_groups:
+                    eff, per_group = class_group_effects(D.R[train], g, classes, self.lam, lg)
+                    self.fits[(attr, key, lg)] = (np.where(rated, eff, self.cold), per_group)
+        return self
+
+    def score(self, D, idx):
+        out = {"cold start effects": np.tile(self.cold, (len(idx), 1))}
+        for (attr, key, lg), (eff, per_group) in self.fits.items():
+            q = D.tasks[key].to_numpy(object)[idx]
+            zero = np.zeros_like(eff)
+            out[f"{attr} x {key}, lg={lg}"] = np.stack([eff + per_group.get(g, zero) for g in q])
+        return out

@@ -41,6 +41,9 @@ VARIANTS = {
     "blend_additive": lambda: additive.Blend(),
     "group_effects": lambda: additive.GroupEffects(),
     "cold_effects": lambda: additive.ColdEffects(),
+    "cold_effects_catalogue": lambda: additive.ColdEffects(ks=(3.0,), catalogue=True),
+    "group_prior_effects": lambda: additive.GroupPriorEffects(),
+    "class_group_effects": lambda: additive.ClassGroupEffects(),
 }
 
 
