@@ -149,7 +149,8 @@ def test_cold_start_effects_by_hand():
 
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=()) -> _TaskExamples:
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
-    config = TransformerConfig(prior=prior, dataset_weight_power=0.5, cold_start_from_attributes=bool(levels))
+    config = TransformerConfig(prior=prior, dataset_weight_power=0.5, cold_start_from_attributes=bool(levels),
+                               attribute_prior=bool(levels) and prior == "gains")
     return _TaskExamples(relevance, tokens, datasets, config, list(levels))
 
 
@@ -217,8 +218,7 @@ def test_effects_prior_refuses_the_attribute_smoothed_prior_and_bad_numbers():
 
 def test_untrained_model_with_the_gains_prior_is_the_dataset_weighted_leaderboard(records):
     model = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, prior="gains", dataset_weight_power=0.5,
-                                  context_bonus=0.0, catalogue_candidates=False,
-                                  cold_start_from_attributes=False).fit(records, "III")
+                                  context_bonus=0.0, catalogue_candidates=False).fit(records, "III")
     assert not model.delta_on_
     data = TrainingSet.build(records)
     datasets = records.groupby(with_ids(records)[C.TASK_ID], sort=False)[C.DATASET].first().reindex(data.task_ids)

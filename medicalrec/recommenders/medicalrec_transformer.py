@@ -15,8 +15,8 @@
   collection are not independent evidence. A candidate no training task rated ranks below every
   rated one (then only the delta, from its attribute tokens, can lift it), unless
   ``cold_start_from_attributes`` (item cold start) scores it from its attribute group: the group's
-  prior (gains), or the group's mean effect, the average model where no group member was rated
-  (effects; ``cold_start_effects``).
+  mean effect, the average model where no group member was rated (effects; ``cold_start_effects``),
+  or, with ``attribute_prior`` too, the group's prior (gains).
 * **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
   ``[CLS]`` token, pre-norm layers written with plain matmuls so the graph exports to ONNX) gives one
   task vector; every candidate has a vector from its id (``[UNK]`` when unseen) and its catalogue
@@ -88,7 +88,8 @@ class TransformerConfig:
     # Score never-rated candidates from the rated candidates of their attribute group (item cold
     # start). With prior="effects" it is the group's mean effect, shrunk toward the average model,
     # and it ranked held-out datasets and held-out sources better than putting new candidates last.
-    # With prior="gains" it ranked held-out sources far worse (README, "What we tried").
+    # With prior="gains" it needs attribute_prior and ranked held-out sources far worse (README,
+    # "What we tried").
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
@@ -573,7 +574,9 @@ class _TaskExamples:
             prior = effects_prior(self.relevance[rows], weights, config.effect_ridge, self.levels,
                                   config.cold_start_pseudo_models)
         else:
-            prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, self.levels,
+            # the gains prior reads attribute groups only with attribute_prior (they also shrink rated candidates)
+            levels = self.levels if config.attribute_prior else []
+            prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, levels,
                                       config.cold_start_from_attributes)
         return _unrated_last(prior)
 
