@@ -179,28 +179,8 @@ class Blend:
 def group_effects(R: np.ndarray, groups: np.ndarray, lam: float, lam_group: float,
                   iters: int = 3000) -> tuple[np.ndarray, dict]:
     """R[t, m] = level[t] + effect[m] + inter[m, group(t)], ridges lam and lam_group, alternating means.
-    Returns (effect [M], {group: inter [M]}); NaN effect = never rated."""
-    rated = ~np.isnan(R)
-    Rz = np.where(rated, R, 0.0)
-    keys = [g for g in dict.fromkeys(groups) if isinstance(g, str)]
-    member = {g: groups == g for g in keys}
-    n_t = rated.sum(1)
-    eff = np.zeros(R.shape[1])
-    inter = np.zeros_like(R)          # per task row: inter[m, group(t)]
-    per_group = {g: np.zeros(R.shape[1]) for g in keys}
-    for _ in range(iters):
-        level = np.where(rated, Rz - eff - inter, 0.0).sum(1) / np.maximum(n_t, 1)
-        new = np.where(rated, Rz - level[:, None] - inter, 0.0).sum(0) / (rated.sum(0) + lam)
-        resid = np.where(rated, Rz - level[:, None] - new, 0.0)
-        for g, rows in member.items():
-            per_group[g] = resid[rows].sum(0) / (rated[rows].sum(0) + lam_group)
-            inter[rows] = per_group[g][None, :]
-        if np.max(np.abs(new - eff)) < 1e-10:
-            eff = new
-            break
-        eff = new
-    eff = np.where(rated.any(0), eff, np.nan)
-    return eff, per_group
+    Returns (effect [M], {group: inter [M]}); NaN effect = never rated. (Each model is its own class.)"""
+    return class_group_effects(R, groups, np.arange(R.shape[1]), lam, lam_group, iters)
 
 
 class GroupEffects:
