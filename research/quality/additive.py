@@ -347,3 +347,47 @@ class ClassGroupEffects:
             zero = np.zeros_like(eff)
             out[f"{attr} x {key}, lg={lg}"] = np.stack([eff + per_group.get(g, zero) for g in q])
         return out
+
+
+def hierarchical_effects(R: np.ndarray, levels, lam: float, lam_groups, iters: int = 3000) -> tuple:
+    """R[t, m] = level[t] + sum_l g_l[group_l(m)] + u[m], ridges lam_groups[l] on the group terms and lam on u.
+    Fitted jointly, a group term is shared by its members in every connected set of tasks, so models that never
+    met on a task are compared through their relatives. Returns (u [M], [g_l [n_groups_l]])."""
+    rated = ~np.isnan(R)
+    Rz = np.where(rated, R, 0.0)
+    n_t = rated.sum(1)
+    n_m = rated.sum(0).astype(float)
+    u = np.zeros(R.shape[1])
+    gs = [np.zeros(int(lv.max()) + 1) for lv in levels]
+    for _ in range(iters):
+        model_part = u + sum(g[lv] for g, lv in zip(gs, levels))
+        level = np.where(rated, Rz - model_part, 0.0).sum(1) / np.maximum(n_t, 1)
+        dev = np.where(rated, Rz - level[:, None], 0.0).sum(0)  # per model, summed over its rated tasks
+        for j, lv in enumerate(levels):
+            others = u + sum(g[l2] for i, (g, l2) in enumerate(zip(gs, levels)) if i != j)
+            gs[j] = np.bincount(lv, dev - n_m * others) / (np.bincount(lv, n_m) + lam_groups[j])
+        new = (dev - n_m * sum(g[lv] for g, lv in zip(gs, levels))) / (n_m + lam)
+        if np.max(np.abs(new - u)) < 1e-10:
+            u = new
+            break
+        u = new
+    return u, gs
+
+
+class HierarchicalEffects:
+    """Cold-start effects against a joint fit with shared group terms (catalogue architecture + adaptation, family +
+    adaptation): a never-rated model gets its groups' terms."""
+
+    def __init__(self, lam=2.0, lam_groups=((2.0, 2.0), (5.0, 5.0), (20.0, 20.0))):
+        self.lam, self.lam_groups = lam, lam_groups
+
+    def fit(self, D, train):
+        levels = _catalogue_levels(D.models)
+        self.s = {"cold start effects": ColdEffects(ks=(3.0,), catalogue=True).fit(D, train).s["group k=3.0"]}
+        for lg in self.lam_groups:
+            u, gs = hierarchical_effects(D.R[train], levels, self.lam, lg)
+            self.s[f"joint groups, lam_g={lg}"] = u + sum(g[lv] for g, lv in zip(gs, levels))
+        return self
+
+    def score(self, D, idx):
+        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}

@@ -45,6 +45,7 @@ run additive_clip; run floored_gain; run blend_additive; run scaled_additive; ru
 run group_effects; run cold_effects --cold; run cold_effects --protocol ref --cold
 run cold_effects_catalogue --cold; run cold_effects_catalogue --protocol ref --cold   # the package's catalogue groups
 run class_group_effects --cold; run group_prior_effects --cold; run group_prior_effects --protocol ref --cold
+run hierarchical_effects --cold; run hierarchical_effects --protocol ref --cold
 python cold_start.py              # results/cold_start_10seeds.csv
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)

@@ -44,6 +44,7 @@ VARIANTS = {
     "cold_effects_catalogue": lambda: additive.ColdEffects(ks=(3.0,), catalogue=True),
     "group_prior_effects": lambda: additive.GroupPriorEffects(),
     "class_group_effects": lambda: additive.ClassGroupEffects(),
+    "hierarchical_effects": lambda: additive.HierarchicalEffects(),
 }
 
 
