@@ -86,10 +86,11 @@ class TransformerConfig:
     # (prior="gains" only). Off: on held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
     # Score never-rated candidates from the rated candidates of their attribute group (item cold
-    # start). With prior="effects" it is the group's mean effect, shrunk toward the average model,
-    # and it ranked held-out datasets and held-out sources better than putting new candidates last.
-    # With prior="gains" it needs attribute_prior and ranked held-out sources far worse (README,
-    # "What we tried").
+    # start). With prior="effects" it is the group's mean effect, shrunk toward the family +
+    # adaptation group and then the average model (cold_start_effects); it ranked held-out datasets
+    # and held-out sources better than putting new candidates last. With prior="gains" it acts only
+    # with attribute_prior, and ranked held-out sources far worse (README, "What we tried"): set it
+    # False there to put new candidates last.
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
@@ -232,8 +233,9 @@ class MedicalRecTransformer(Recommender):
                    "attribute tokens")
     unseen_task_policy = (
         "unseen categories map to [UNK], empty fields to [MISSING] (trained through feature masking); "
-        "a candidate never rated in training ranks below every rated one; its catalogue attribute tokens "
-        "move it only when the learned delta is on (or, with the gains prior, cold_start_from_attributes)"
+        "a catalogue candidate never rated in training is scored from the rated models of its attribute "
+        "group (the average model when none was rated; cold_start_from_attributes=False puts it below "
+        "every rated one)"
     )
 
     @classmethod
@@ -267,6 +269,7 @@ class MedicalRecTransformer(Recommender):
         self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
         self.ids_[column] = np.arange(1, len(trained_models) + 1)
         self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
+        # attribute groups, read by the priors only when an option asks (with effects: cold start alone)
         levels = _levels(self.attributes_) if config.attribute_prior or config.cold_start_from_attributes else []
         if config.objective == "task":
             relevance = np.full((len(data.task_ids), len(self.models_)), np.nan)
@@ -487,7 +490,9 @@ def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float, leve
                   pseudo_models: float = 3.0) -> np.ndarray:
     """``[M]`` model effects, never-rated candidates filled from their attribute ``levels``
     (``cold_start_effects``), min-max scaled to [0, 1] (the gains' scale, so that temperature, delta
-    penalty and context bonus mean the same for both priors); NaN where there is no estimate."""
+    penalty and context bonus mean the same for both priors). Without levels a never-rated
+    candidate is NaN. A filled value lies within the rated effects' range (they average 0 within
+    each connected set, and a group mean is shrunk toward 0), so filling leaves the rated scale as is."""
     return unit_scaled(cold_start_effects(model_effects(relevance, weights, ridge), levels, pseudo_models))
 
 
