@@ -572,7 +572,8 @@ class _TaskExamples:
         self.n_groups = len(np.unique(datasets))
 
     def base(self, rows: np.ndarray) -> np.ndarray:
-        """Prior from ``rows``, in [0, 1]; candidates without an estimate (never rated, no cold start) below every rated one."""
+        """Prior from ``rows``, in [0, 1]; candidates without an estimate (never rated, no cold
+        start) below every rated one."""
         config = self.config
         weights = dataset_weights(self.datasets[rows], config.dataset_weight_power)
         if config.prior == "effects":
