@@ -134,6 +134,12 @@ class TransformerConfig:
         if not self.cold_start_pseudo_models > 0:
             raise ConfigError(f"medicalrec: cold_start_pseudo_models must be > 0, got {self.cold_start_pseudo_models}")
 
+    @property
+    def reads_attribute_groups(self) -> bool:
+        """Whether the prior uses the catalogue's attribute groups: the effects prior for item cold
+        start; the gains prior only with ``attribute_prior`` (there they also shrink rated candidates)."""
+        return self.attribute_prior if self.prior == "gains" else self.cold_start_from_attributes
+
 
 def _build_network(vocab_sizes: list[int], n_ids: int, attribute_sizes: list[int], config: TransformerConfig):
     import torch
@@ -269,8 +275,7 @@ class MedicalRecTransformer(Recommender):
         self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
         self.ids_[column] = np.arange(1, len(trained_models) + 1)
         self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
-        # attribute groups, read by the priors only when an option asks (with effects: cold start alone)
-        levels = _levels(self.attributes_) if config.attribute_prior or config.cold_start_from_attributes else []
+        levels = _levels(self.attributes_) if config.reads_attribute_groups else []
         if config.objective == "task":
             relevance = np.full((len(data.task_ids), len(self.models_)), np.nan)
             relevance[:, column] = task_relevance(data)
@@ -580,9 +585,7 @@ class _TaskExamples:
             prior = effects_prior(self.relevance[rows], weights, config.effect_ridge, self.levels,
                                   config.cold_start_pseudo_models)
         else:
-            # the gains prior reads attribute groups only with attribute_prior (they also shrink rated candidates)
-            levels = self.levels if config.attribute_prior else []
-            prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, levels,
+            prior = leaderboard_prior(self.gains[rows], weights, config.prior_pseudo_tasks, self.levels,
                                       config.cold_start_from_attributes)
         return _unrated_last(prior)
 
