@@ -14,15 +14,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medicalrec import constants as C
-from medicalrec.bench.defaults import shipped_data_path
-from medicalrec.bench.loading import load_bench
-from medicalrec.bench.tasks import with_task_ids
-
 METRICS = ["Regret@1", "NDCG@5", "HitRate@1"]
 
 
+def cluster_interval(diff: pd.Series, clusters, rng: np.random.Generator, draws: int = 10_000) -> tuple[float, float]:
+    """95% interval of the mean per-task ``diff`` when whole clusters (datasets, sources) are resampled: each draw
+    takes as many clusters as there are, with replacement, and averages over all their tasks."""
+    per = diff.groupby(np.asarray(clusters)).agg(["sum", "count"])
+    sums, counts = per["sum"].to_numpy(), per["count"].to_numpy()
+    picks = rng.integers(0, len(sums), (draws, len(sums)))
+    low, high = np.percentile(sums[picks].sum(1) / counts[picks].sum(1), [2.5, 97.5])
+    return float(low), float(high)
+
+
 def main() -> None:
+    from medicalrec import constants as C
+    from medicalrec.bench.defaults import shipped_data_path
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.bench.tasks import with_task_ids
+
     report = Path(sys.argv[1])
     by = sys.argv[2] if len(sys.argv) > 2 else "dataset"
     mode = sys.argv[3] if len(sys.argv) > 3 else "I"
@@ -36,12 +46,9 @@ def main() -> None:
         diff = table["medicalrec"] - table["best_mean_relevance"]
         groups = group.reindex(diff.index)
         groups = groups.where(groups.notna(), diff.index.to_series()).astype(str)  # no dataset: its own group
-        sums, counts = diff.groupby(groups).sum().to_numpy(), diff.groupby(groups).size().to_numpy()
-        draws = rng.integers(0, len(sums), (10_000, len(sums)))
-        means = sums[draws].sum(1) / counts[draws].sum(1)
-        low, high = np.percentile(means, [2.5, 97.5])
+        low, high = cluster_interval(diff, groups, rng)
         print(f"{metric}: medicalrec - best_mean_relevance = {diff.mean():+.4f} per task; 95% interval resampling "
-              f"{len(sums)} {by}s: [{low:+.4f}, {high:+.4f}]")
+              f"{groups.nunique()} {by}s: [{low:+.4f}, {high:+.4f}]")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
+from cluster_bootstrap import cluster_interval
+
 KEY = [("weighted_prior_grid", "dataset^-0.5,k=2.0"), ("dw_hier_prior", "k=4/4/4"), ("knn_resid", "k=10,w=0.5"),
        ("lambdamart", "main"), ("tv2z", "scale=0.5"), ("tv2_gated", "scale=1.0"), ("tv2_ship", "scale=1.0"),
        ("hier_prior", "k=4/4/4"), ("pl_prior", "lam=0.003"),
@@ -31,12 +33,8 @@ for proto in ["dataset", "ref", "ref__cold", "dataset__cold"]:
             row[f"d_{m}"] = d.mean()
             row[f"n_higher/n_lower_{m}"] = f"{int((d > 1e-12).sum())}/{int((d < -1e-12).sum())}"
             row[f"p_{m}"] = wilcoxon(a[m], b[m]).pvalue if (d.abs() > 1e-12).any() else 1.0
-            per = d.groupby(cluster.values).agg(["sum", "count"])
-            boots = []
-            for _ in range(2000):
-                s = per.iloc[rng.integers(0, len(per), len(per))]
-                boots.append(s["sum"].sum() / s["count"].sum())
-            row[f"ci95_{m}"] = f"[{np.percentile(boots, 2.5):+.4f}, {np.percentile(boots, 97.5):+.4f}]"
+            low, high = cluster_interval(d, cluster.values, rng, draws=2000)
+            row[f"ci95_{m}"] = f"[{low:+.4f}, {high:+.4f}]"
         rows.append(row)
 out = pd.DataFrame(rows)
 out.to_csv("results/key_stats.csv", index=False)
