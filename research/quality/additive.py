@@ -215,6 +215,14 @@ def _catalogue_levels(models):
     return _levels(_attribute_codes(models)[0])
 
 
+def catalogue_cold_start(D, train, lam: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(effects [M], the same with never-rated models filled from their catalogue group as the package does:
+    ``cold_start_effects``, the "group k" view of ``ColdEffects`` with ``catalogue=True``)."""
+    from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
+    eff = additive_effects(D.R[train], np.ones(len(train)), lam)
+    return eff, cold_start_effects(eff, _catalogue_levels(D.models), k)
+
+
 class ColdEffects:
     """Item cold start on the effects prior: a candidate training never rated gets the mean effect of the
     rated candidates of its backbone + adaptation group, shrunk with ``k`` pseudo-models toward its family +
@@ -272,10 +280,9 @@ class GroupPriorEffects:
 
     def fit(self, D, train):
         ones = np.ones(len(train))
-        eff = additive_effects(D.R[train], ones, self.lam)
+        eff, cold = catalogue_cold_start(D, train, self.lam, self.k)
         rated = ~np.isnan(eff)
         target = group_targets(eff, _catalogue_levels(D.models), self.k)
-        cold = ColdEffects(ks=(self.k,), catalogue=True).fit(D, train).s[f"group k={self.k}"]
         self.s = {"cold start (ridge to 0)": cold}
         for lam in self.lams:
             shrunk = additive_effects(D.R[train] - target[None, :], ones, lam) + target
@@ -327,8 +334,8 @@ class ClassGroupEffects:
     def fit(self, D, train):
         from medicalrec.catalogue import Catalogue
         catalogue = Catalogue.load()
-        self.cold = ColdEffects(ks=(self.k,), catalogue=True).fit(D, train).s[f"group k={self.k}"]
-        rated = ~np.isnan(additive_effects(D.R[train], np.ones(len(train)), self.lam))
+        eff, self.cold = catalogue_cold_start(D, train, self.lam, self.k)
+        rated = ~np.isnan(eff)
         self.fits = {}
         for attr in self.attrs:
             values = [str(getattr(catalogue.attributes(m), attr)) for m in D.models]
@@ -383,7 +390,7 @@ class HierarchicalEffects:
 
     def fit(self, D, train):
         levels = _catalogue_levels(D.models)
-        self.s = {"cold start effects": ColdEffects(ks=(3.0,), catalogue=True).fit(D, train).s["group k=3.0"]}
+        self.s = {"cold start effects": catalogue_cold_start(D, train, self.lam, 3.0)[1]}
         for lg in self.lam_groups:
             u, gs = hierarchical_effects(D.R[train], levels, self.lam, lg)
             self.s[f"joint groups, lam_g={lg}"] = u + sum(g[lv] for g, lv in zip(gs, levels))
