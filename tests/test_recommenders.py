@@ -299,6 +299,31 @@ def test_model_effects_weigh_a_task_by_how_much_the_choice_mattered():
     assert effects[0] > effects[1]
 
 
+def test_effect_units_match_hand_computation():
+    """arcsin(sqrt(r)): 0.25 -> pi/6, 0.5 -> pi/4, 1 -> pi/2; NaN stays unrated; raw is the identity."""
+    from medicalrec.recommenders.best_mean_relevance import in_effect_units
+
+    relevance = np.array([[0.25, 0.5, 1.0, np.nan]])
+    np.testing.assert_allclose(in_effect_units(relevance, "asin"), [[np.pi / 6, np.pi / 4, np.pi / 2, np.nan]])
+    assert in_effect_units(relevance, "raw") is relevance
+    with pytest.raises(ConfigError, match="effect units must be one of asin, raw"):
+        in_effect_units(relevance, "percent")
+
+
+def test_effects_in_asin_units_count_a_gain_near_the_ceiling_by_how_hard_it_is():
+    """A beats B 0.995 to 0.990 AUC; B beats A 0.71 to 0.70. Raw units call B better (0.01 > 0.005);
+    halving the error near the ceiling is the larger step in arcsin(sqrt) units (0.029 > 0.011)."""
+    from medicalrec.recommenders.best_mean_relevance import in_effect_units, model_effects
+
+    relevance = np.array([[0.995, 0.990], [0.70, 0.71]])
+    raw = model_effects(in_effect_units(relevance, "raw"), np.ones(2), ridge=1e-9)
+    asin = model_effects(in_effect_units(relevance, "asin"), np.ones(2), ridge=1e-9)
+    assert raw[1] > raw[0] and asin[0] > asin[1]
+    expected = (np.arcsin(np.sqrt(0.995)) - np.arcsin(np.sqrt(0.99)) - np.arcsin(np.sqrt(0.71))
+                + np.arcsin(np.sqrt(0.70))) / 2  # effect A - effect B = mean within-task difference
+    np.testing.assert_allclose(asin[0] - asin[1], expected, atol=1e-6)
+
+
 def test_model_effects_equal_brute_force_least_squares():
     """The closed form against an explicit least squares over [task levels | model effects] with
     ridge rows, on random data with an empty task, one-model tasks, a zero-weight task and a model

@@ -11,7 +11,7 @@ from medicalrec import constants as C
 from medicalrec.catalogue import Catalogue
 from medicalrec.errors import ConfigError
 from medicalrec.recommenders.base import METADATA_FILE, Recommender, TrainingSet
-from medicalrec.recommenders.best_mean_relevance import model_effects, task_gains, task_relevance
+from medicalrec.recommenders.best_mean_relevance import in_effect_units, model_effects, task_gains, task_relevance
 from medicalrec.recommenders.medicalrec_transformer import (
     MedicalRecTransformer,
     TransformerConfig,
@@ -118,10 +118,14 @@ def test_untrained_model_is_the_effects_prior(records):
                                   catalogue_candidates=False).fit(records, "III")
     assert not model.delta_on_
     data = TrainingSet.build(records)
-    effects = model_effects(task_relevance(data), np.ones(len(data.task_ids)), 2.0)
+    relevance = in_effect_units(task_relevance(data), "asin")  # the default units
+    effects = model_effects(relevance, np.ones(len(data.task_ids)), 2.0)
     scores = model.score(records.head(2))
     np.testing.assert_array_equal(np.argsort(-scores[0], kind="stable"), np.argsort(-effects, kind="stable"))
-    np.testing.assert_allclose(model.base_, effects_prior(task_relevance(data), np.ones(len(data.task_ids)), 2.0))
+    np.testing.assert_allclose(model.base_, effects_prior(relevance, np.ones(len(data.task_ids)), 2.0))
+    raw = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, context_bonus=0.0, catalogue_candidates=False,
+                                effect_units="raw").fit(records, "III")
+    np.testing.assert_allclose(raw.base_, effects_prior(task_relevance(data), np.ones(len(data.task_ids)), 2.0))
     assert model.base_.min() == 0.0 and model.base_.max() == 1.0  # on the gains' scale
     np.testing.assert_array_equal(scores[0], scores[1])  # the prior does not depend on the task
 
@@ -174,7 +178,7 @@ def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior, with_g
         others = rows[datasets[rows] != dataset]
         weights = dataset_weights(datasets[others], 0.5)
         if prior == "effects":
-            direct = effects_prior(relevance[others], weights, 2.0, levels, 3.0)
+            direct = effects_prior(examples.effect_relevance[others], weights, 2.0, levels, 3.0)
         else:
             direct = leaderboard_prior(examples.gains[others], weights, 2.0, levels)
         expected = np.where(np.isnan(direct), -1.0, direct)
@@ -200,10 +204,12 @@ def test_a_model_saved_before_the_effects_prior_loads_with_the_gains_prior(recor
     model = MedicalRecTransformer(seed=0, prior="gains", attribute_prior=True, **FAST).fit(records, "III")
     directory = model.save(tmp_path / "old")
     metadata = json.loads((directory / METADATA_FILE).read_text())
-    del metadata["params"]["prior"], metadata["extra"]["config"]["prior"], metadata["extra"]["config"]["effect_ridge"]
+    config = metadata["extra"]["config"]
+    del metadata["params"]["prior"], config["prior"], config["effect_ridge"], config["effect_units"]
     (directory / METADATA_FILE).write_text(json.dumps(metadata))
     loaded = Recommender.load(directory)
     assert loaded.config.prior == "gains" and loaded.config.attribute_prior
+    assert loaded.config.effect_units == "raw"  # what that version fitted in
     np.testing.assert_array_equal(loaded.score(records.head(3)), model.score(records.head(3)))
 
 
@@ -212,6 +218,8 @@ def test_effects_prior_refuses_the_attribute_smoothed_prior_and_bad_numbers():
         TransformerConfig(attribute_prior=True)
     with pytest.raises(ConfigError, match="effect_ridge"):
         TransformerConfig(effect_ridge=0.0)
+    with pytest.raises(ConfigError, match="effect_units must be one of asin, raw, got 'logit'"):
+        TransformerConfig(effect_units="logit")
     with pytest.raises(ConfigError, match="cold_start_pseudo_models"):
         TransformerConfig(cold_start_pseudo_models=0.0)
 

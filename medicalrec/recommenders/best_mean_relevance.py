@@ -44,6 +44,24 @@ def within_task_gains(relevance: np.ndarray) -> np.ndarray:
     return gains
 
 
+EFFECT_UNITS = ("asin", "raw")
+
+
+def in_effect_units(relevance: np.ndarray, units: str) -> np.ndarray:
+    """``relevance`` (fractions in [0, 1], NaN kept) in the units ``model_effects`` is fitted in.
+
+    ``"asin"``: arcsin(sqrt(r)), the variance-stabilising transform of a proportion. In raw units a
+    gain from 0.990 to 0.995 AUC counts a tenth of one from 0.70 to 0.75; the transform weighs a
+    difference by how hard it is to make where it is made, so tasks near the ceiling still say which
+    model is better. ``"raw"``: the metric as reported.
+    """
+    if units == "raw":
+        return relevance
+    if units == "asin":
+        return np.arcsin(np.sqrt(np.clip(relevance, 0.0, 1.0)))
+    raise ConfigError(f"effect units must be one of {', '.join(EFFECT_UNITS)}, got {units!r}")
+
+
 def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
     """``[n_models]`` effect of each model in the relevance metric's own units, NaN where no task
     rated it: the least-squares fit of ``relevance[t, m] = level[t] + effect[m]`` over the rated

@@ -47,6 +47,10 @@ run cold_effects_catalogue --cold; run cold_effects_catalogue --protocol ref --c
 run class_group_effects --cold; run group_prior_effects --cold; run group_prior_effects --protocol ref --cold
 run hierarchical_effects --cold; run hierarchical_effects --protocol ref --cold
 python cold_start.py              # results/cold_start_10seeds.csv
+# (7) the units the effects are fitted in; top-weighted, pair-weighted and rank-blended effects
+run targeted_effects --cold; run targeted_effects --protocol ref --cold
+run transform_effects --cold; run transform_effects --protocol ref --cold
+python units.py                   # results/units_10seeds.csv
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)

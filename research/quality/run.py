@@ -45,6 +45,8 @@ VARIANTS = {
     "group_prior_effects": lambda: additive.GroupPriorEffects(),
     "class_group_effects": lambda: additive.ClassGroupEffects(),
     "hierarchical_effects": lambda: additive.HierarchicalEffects(),
+    "targeted_effects": lambda: additive.TargetedEffects(),
+    "transform_effects": lambda: additive.TransformEffects(),
 }
 
 
