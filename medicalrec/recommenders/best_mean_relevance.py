@@ -63,9 +63,9 @@ def in_effect_units(relevance: np.ndarray, units: str) -> np.ndarray:
 
 
 def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
-    """``[n_models]`` effect of each model in the relevance metric's own units, NaN where no task
-    rated it: the least-squares fit of ``relevance[t, m] = level[t] + effect[m]`` over the rated
-    pairs, each pair weighted by its task's weight, plus ``ridge * sum_m effect[m] ** 2``.
+    """``[n_models]`` effect of each model in the units of ``relevance`` (``in_effect_units``), NaN
+    where no task rated it: the least-squares fit of ``relevance[t, m] = level[t] + effect[m]`` over
+    the rated pairs, each pair weighted by its task's weight, plus ``ridge * sum_m effect[m] ** 2``.
 
     Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
     0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing.
