@@ -63,6 +63,9 @@ from medicalrec.recommenders.params import parse_params
 CANDIDATE_ATTRIBUTES = ("architecture", "family", "adaptation", "pretraining", "size_class")
 OBJECTIVES = ("task", "record")
 PRIORS = ("effects", "gains")
+# Options added after models were first saved, with what every model saved before them was fitted
+# with: the gains prior (such models may carry options only it allows), effects in raw units.
+FITTED_BEFORE_OPTION = {"prior": "gains", "effect_units": "raw"}
 EFFECT_TIE = 1e-9  # effects closer than this (relative) are one value: far below any reported difference
 
 
@@ -379,12 +382,10 @@ class MedicalRecTransformer(Recommender):
 
     @classmethod
     def saved_params(cls, params: dict, extra: dict) -> dict:
-        """Defaults of the version that saved a model: before the effects prior existed (no ``prior`` in
-        the config) models were fitted with the gains prior, and may carry options only it allows;
-        before ``effect_units`` existed, effects were fitted in raw units."""
+        """A saved config without an option comes from a version before it: the option then gets the
+        value that version fitted with (``FITTED_BEFORE_OPTION``), not today's default."""
         saved = extra.get("config", {})
-        older = {} if "prior" in saved else {"prior": "gains"}
-        older.update({} if "effect_units" in saved else {"effect_units": "raw"})
+        older = {option: value for option, value in FITTED_BEFORE_OPTION.items() if option not in saved}
         return {**older, **params}
 
     def _load_metadata(self, extra: dict) -> None:
