@@ -18,19 +18,27 @@ from __future__ import annotations
 import numpy as np
 
 from prior_v2 import dataset_weights
-from recs import model_levels, weighted_best_mean
+from recs import GlobalViews, model_levels, transform_gains, weighted_best_mean
 
 
 def additive_effects(R: np.ndarray, weights: np.ndarray, lam: float, iters: int = 5000,
                      clip: float | None = None) -> np.ndarray:
-    """[M] model effects (NaN = never rated) of R[t, m] = level[t] + effect[m]."""
+    """[M] model effects (NaN = never rated) of R[t, m] = level[t] + effect[m], task t weighing ``weights[t]``
+    per rated pair (``pair_weighted_effects`` with one weight per task)."""
+    return pair_weighted_effects(R, np.broadcast_to(weights[:, None], R.shape), lam, iters, clip)
+
+
+def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int = 5000,
+                          clip: float | None = None) -> np.ndarray:
+    """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair and a ridge
+    of ``lam`` pseudo-pairs toward 0, by alternating means; ``clip`` bounds each task-centred deviation."""
     rated = ~np.isnan(R)
-    W = rated * weights[:, None]
-    n_t = rated.sum(1)
-    eff = np.zeros(R.shape[1])
+    W = np.where(rated, W, 0.0)
     Rz = np.where(rated, R, 0.0)
+    wt = W.sum(1)
+    eff = np.zeros(R.shape[1])
     for _ in range(iters):
-        level = np.where(n_t > 0, (np.where(rated, Rz - eff, 0.0)).sum(1) / np.maximum(n_t, 1), 0.0)
+        level = np.where(wt > 0, (W * (Rz - eff)).sum(1) / np.maximum(wt, 1e-12), 0.0)
         dev = np.where(rated, Rz - level[:, None], 0.0)
         if clip is not None:
             dev = np.clip(dev, -clip, clip)
@@ -57,7 +65,7 @@ def _low(D, train):
     return -1 + pop / (pop.max() + 1.0)
 
 
-class Additive:
+class Additive(GlobalViews):
     def __init__(self, powers=(0.0, 0.5), lams=(0.5, 2.0, 5.0), clips=(None,)):
         self.powers, self.lams, self.clips = powers, lams, clips
 
@@ -74,11 +82,8 @@ class Additive:
                     self.s[f"p={p},lam={lam},clip={c}"] = np.where(np.isnan(e), low, e)
         return self
 
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
-
-class ScaledAdditive:
+class ScaledAdditive(GlobalViews):
     """Effects on relevance divided by (task spread + s0): s0 -> 0 approaches min-max units, s0 -> inf raw
     units. ``per_task``: each task's pairs share one unit of weight (1 / (n_t - 1)) instead of one per pair."""
 
@@ -100,9 +105,6 @@ class ScaledAdditive:
                 e = additive_effects(R / scale[:, None], w, self.lam)
                 self.s[f"s0={s0},per_task={pt}"] = np.where(np.isnan(e), low, e)
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 class EffectsKnnResidual:
@@ -136,7 +138,7 @@ class EffectsKnnResidual:
         return out
 
 
-class FlooredGain:
+class FlooredGain(GlobalViews):
     def __init__(self, floors=(0.01, 0.02, 0.05, 0.1), power=0.5, k=2.0):
         self.floors, self.power, self.k = floors, power, k
 
@@ -149,11 +151,8 @@ class FlooredGain:
             self.s[f"floor={f}"] = np.where(np.isnan(q), low, q)
         return self
 
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
-
-class Blend:
+class Blend(GlobalViews):
     """dataset-balanced min-max prior + alpha * additive effect / typical within-task spread."""
 
     def __init__(self, alphas=(0.5, 1.0, 2.0), power=0.5, k=2.0, lam=2.0):
@@ -171,9 +170,6 @@ class Blend:
         self.s = {f"alpha={a}": np.where(np.isnan(prior), low, prior + a * np.nan_to_num(eff) / typical)
                   for a in self.alphas}
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 def group_effects(R: np.ndarray, groups: np.ndarray, lam: float, lam_group: float,
@@ -215,15 +211,21 @@ def _catalogue_levels(models):
     return _levels(_attribute_codes(models)[0])
 
 
-def catalogue_cold_start(D, train, lam: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """(effects [M], the same with never-rated models filled from their catalogue group as the package does:
-    ``cold_start_effects``, the "group k" view of ``ColdEffects`` with ``catalogue=True``)."""
+def catalogue_filler(models, k: float):
+    """effects [M] -> the same with never-rated models filled from their catalogue group as the package does
+    (``cold_start_effects``, the "group k" view of ``ColdEffects`` with ``catalogue=True``)."""
     from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
+    levels = _catalogue_levels(models)
+    return lambda effects: cold_start_effects(effects, levels, k)
+
+
+def catalogue_cold_start(D, train, lam: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(effects [M], the same through ``catalogue_filler``)."""
     eff = additive_effects(D.R[train], np.ones(len(train)), lam)
-    return eff, cold_start_effects(eff, _catalogue_levels(D.models), k)
+    return eff, catalogue_filler(D.models, k)(eff)
 
 
-class ColdEffects:
+class ColdEffects(GlobalViews):
     """Item cold start on the effects prior: a candidate training never rated gets the mean effect of the
     rated candidates of its backbone + adaptation group, shrunk with ``k`` pseudo-models toward its family +
     adaptation group, shrunk toward 0 (the average model). Views: that estimate competing with rated candidates,
@@ -254,9 +256,6 @@ class ColdEffects:
             self.s[f"group below rated k={k}"] = np.where(rated, eff, below)
         return self
 
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
-
 
 def group_targets(eff: np.ndarray, levels, k: float) -> np.ndarray:
     """[M] each candidate's attribute-group estimate from the *other* rated candidates (leave-self-out), shrunk with
@@ -271,7 +270,7 @@ def group_targets(eff: np.ndarray, levels, k: float) -> np.ndarray:
     return parent
 
 
-class GroupPriorEffects:
+class GroupPriorEffects(GlobalViews):
     """Effects whose ridge pulls toward the model's attribute group (leave-self-out) instead of toward 0, so a
     model rated on one or two tasks borrows from its relatives; never-rated models get the group estimate."""
 
@@ -288,9 +287,6 @@ class GroupPriorEffects:
             shrunk = additive_effects(D.R[train] - target[None, :], ones, lam) + target
             self.s[f"ridge to group, lam={lam}"] = np.where(rated, shrunk, cold)
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 def class_group_effects(R: np.ndarray, groups: np.ndarray, classes: np.ndarray, lam: float, lam_group: float,
@@ -381,7 +377,7 @@ def hierarchical_effects(R: np.ndarray, levels, lam: float, lam_groups, iters: i
     return u, gs
 
 
-class HierarchicalEffects:
+class HierarchicalEffects(GlobalViews):
     """Cold-start effects against a joint fit with shared group terms (catalogue architecture + adaptation, family +
     adaptation): a never-rated model gets its groups' terms."""
 
@@ -396,58 +392,24 @@ class HierarchicalEffects:
             self.s[f"joint groups, lam_g={lg}"] = u + sum(g[lv] for g, lv in zip(gs, levels))
         return self
 
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
-
-def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int = 5000) -> np.ndarray:
-    """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair and a ridge
-    of ``lam`` pseudo-pairs toward 0. With W = 1 it is ``additive_effects`` with unit task weights."""
-    rated = ~np.isnan(R)
-    W = np.where(rated, W, 0.0)
-    Rz = np.where(rated, R, 0.0)
-    wt = W.sum(1)
-    eff = np.zeros(R.shape[1])
-    for _ in range(iters):
-        level = np.where(wt > 0, (W * (Rz - eff)).sum(1) / np.maximum(wt, 1e-12), 0.0)
-        new = (W * (Rz - level[:, None])).sum(0) / (W.sum(0) + lam)
-        if np.max(np.abs(new - eff)) < 1e-10:
-            eff = new
-            break
-        eff = new
-    return np.where(rated.any(0), eff, np.nan)
-
-
-def _rank_gains(R: np.ndarray) -> np.ndarray:
-    """Within-task rank in [0, 1] (1 = best, ties share their mean rank; NaN = unrated)."""
-    import pandas as pd
-    ranks = pd.DataFrame(R).rank(axis=1, method="average").to_numpy()
-    n = (~np.isnan(R)).sum(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 1, (ranks - 1) / np.maximum(n - 1, 1), np.nan)
-
-
-class TargetedEffects:
+class TargetedEffects(GlobalViews):
     """Does the effects prior rank the *top* better with another target or weighting? Every view gets the same
-    catalogue cold start (k 3) as the package. Views: logit(relevance) instead of raw units (a gain near 1 is
-    harder than one near 0.5); pair weights 1 + a x min-max gain (errors among a task's best models count more,
+    catalogue cold start (k 3) as the package (other units of the metric: ``TransformEffects``). Views: pair
+    weights 1 + a x min-max gain (errors among a task's best models count more,
     as in NDCG@5 and Hit@1); task weights per pair ∝ (n_t - 1) (every within-task pair counts once); the raw
     effect blended with the effect on within-task ranks, each scaled by its spread."""
 
-    def __init__(self, lam=2.0, k=3.0, top_weights=(1.0, 3.0), betas=(0.5, 1.0), eps=1e-3):
-        self.lam, self.k, self.top_weights, self.betas, self.eps = lam, k, top_weights, betas, eps
+    def __init__(self, lam=2.0, k=3.0, top_weights=(1.0, 3.0), betas=(0.5, 1.0)):
+        self.lam, self.k, self.top_weights, self.betas = lam, k, top_weights, betas
 
     def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-        levels = _catalogue_levels(D.models)
-        cold = lambda e: cold_start_effects(e, levels, self.k)  # noqa: E731
+        cold = catalogue_filler(D.models, self.k)
         R = D.R[train]
         rated = ~np.isnan(R)
         one = np.ones_like(R)
         raw = pair_weighted_effects(R, one, self.lam)
         self.s = {"cold start effects": cold(raw)}
-        Rc = np.clip(R, self.eps, 1 - self.eps)
-        self.s["logit relevance"] = cold(pair_weighted_effects(np.log(Rc / (1 - Rc)), one, self.lam))
         g = floored_gains(R, 1e-12)
         g = np.where(rated & np.isnan(g), 1.0, g)
         for a in self.top_weights:
@@ -456,14 +418,11 @@ class TargetedEffects:
         self.s["pair weight n_t-1"] = cold(pair_weighted_effects(R, np.broadcast_to(n_t - 1, R.shape), self.lam))
         self.s["pair weight sqrt(n_t-1)"] = cold(
             pair_weighted_effects(R, np.broadcast_to(np.sqrt(n_t - 1), R.shape), self.lam))
-        rank = pair_weighted_effects(_rank_gains(R), one, self.lam)
+        rank = pair_weighted_effects(transform_gains(R, "rank"), one, self.lam)
         zr, zk = raw / np.nanstd(raw), rank / np.nanstd(rank)
         for b in self.betas:
             self.s[f"raw + {b} x rank"] = cold(zr + b * zk)
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 def transformed(R: np.ndarray, how: str, eps: float = 1e-3) -> np.ndarray:
@@ -482,27 +441,27 @@ def transformed(R: np.ndarray, how: str, eps: float = 1e-3) -> np.ndarray:
     raise ValueError(how)
 
 
-class TransformEffects:
-    """Effects fitted in other units of the metric (``transformed``), each with the catalogue cold start (k 3);
-    optionally with task weights per pair ∝ sqrt(n_t - 1)."""
+UNITS = {f"{how},eps={eps}": (how, eps) for how, eps in
+         [("raw", 1e-3), ("asin", 1e-3), ("logit", 1e-3), ("logit", 1e-2), ("log_error", 1e-3), ("log_error", 1e-2)]}
 
-    def __init__(self, lam=2.0, k=3.0, hows=("raw", "asin", "logit", "log_error"), epss=(1e-3, 1e-2),
-                 pair_weights=(False, True)):
-        self.lam, self.k, self.hows, self.epss, self.pair_weights = lam, k, hows, epss, pair_weights
+
+class TransformEffects(GlobalViews):
+    """Effects fitted in other units of the metric (``units``: view -> (how, eps) of ``transformed``), each with
+    the catalogue cold start (k 3); with ``pair_weights`` containing True, also with task weights per pair
+    ∝ sqrt(n_t - 1) (views suffixed ",pw=True"; ",pw=False" marks the unweighted ones when both run)."""
+
+    def __init__(self, lam=2.0, k=3.0, units=UNITS, pair_weights=(False, True)):
+        self.lam, self.k, self.units, self.pair_weights = lam, k, units, pair_weights
 
     def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-        levels = _catalogue_levels(D.models)
+        cold = catalogue_filler(D.models, self.k)
         R = D.R[train]
         n_t = (~np.isnan(R)).sum(1, keepdims=True).astype(float)
         self.s = {}
         for pw in self.pair_weights:
             W = np.broadcast_to(np.sqrt(n_t - 1) if pw else 1.0, R.shape)
-            for how in self.hows:
-                for eps in (self.epss if how in ("logit", "log_error") else (self.epss[0],)):
-                    e = pair_weighted_effects(transformed(R, how, eps), W, self.lam)
-                    self.s[f"{how},eps={eps},pw={pw}"] = cold_start_effects(e, levels, self.k)
+            suffix = f",pw={pw}" if len(self.pair_weights) > 1 else ""
+            for name, (how, eps) in self.units.items():
+                self.s[name + suffix] = cold(pair_weighted_effects(transformed(R, how, eps), W, self.lam))
         return self
 
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}

@@ -54,6 +54,13 @@ def hier_prior(G: np.ndarray, levels: list[np.ndarray], k=(2.0, 2.0, 2.0), w: np
     return np.where(known | ev.any(0), est, np.nan)
 
 
+class GlobalViews:
+    """A prior that does not read the task: ``fit`` sets ``self.s`` (view -> [M] scores); every task gets them."""
+
+    def score(self, D, idx):
+        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
+
+
 class BestMean:
     def __init__(self, k=2.0, views=None):
         self.k, self.views = k, views
@@ -75,7 +82,7 @@ class BestMean:
         return out
 
 
-class HierPrior:
+class HierPrior(GlobalViews):
     """Hierarchically smoothed leaderboard prior (model -> backbone+adapt -> family+adapt -> global)."""
 
     def __init__(self, ks=((2, 2, 2), (2, 5, 5), (1, 3, 3), (4, 4, 4)), dw=0.0):
@@ -89,9 +96,6 @@ class HierPrior:
         self.s = {f"k={'/'.join(map(str, k))}": np.where(np.isnan(p := hier_prior(D.G[train], lv, k, w)), low, p)
                   for k in self.ks}
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 # ---------------------------------------------------------------- task features
@@ -293,7 +297,7 @@ def pl_strength(G: np.ndarray, tau: float = 0.25, lam: float = 0.01, levels: lis
         return strength().numpy().astype(float)
 
 
-class PLPrior:
+class PLPrior(GlobalViews):
     def __init__(self, tau=0.25, lams=(0.003, 0.01, 0.03), hier=False, lam_levels=(0.01, 0.01)):
         self.tau, self.lams, self.hier, self.lam_levels = tau, lams, hier, lam_levels
 
@@ -310,9 +314,6 @@ class PLPrior:
         self.s = {f"lam={lam}": np.where(rated, pl_strength(G, self.tau, lam, lv, self.lam_levels), np.nan)
                   for lam in self.lams}
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 # ---------------------------------------------------------------- alternative within-task gains
@@ -339,7 +340,7 @@ def transform_gains(R: np.ndarray, how: str) -> np.ndarray:
     return out
 
 
-class BestMeanGain:
+class BestMeanGain(GlobalViews):
     def __init__(self, hows=("rank", "win", "z"), k=2.0, blend_minmax=(0.5,)):
         self.hows, self.k, self.blend = hows, k, blend_minmax
 
@@ -354,9 +355,6 @@ class BestMeanGain:
             for b in self.blend:
                 self.s[f"{b}*minmax+{1 - b}*{h}"] = np.where(np.isnan(p), low, b * base + (1 - b) * p)
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 # ---------------------------------------------------------------- weighted / stratified priors
@@ -377,7 +375,7 @@ def dataset_weights(ds: np.ndarray, power: float) -> np.ndarray:
     return cnt[inv].astype(float) ** -power
 
 
-class WeightedPrior:
+class WeightedPrior(GlobalViews):
     def __init__(self, powers=(0.25, 0.5, 1.0), by="dataset", k=2.0, ks=None, gain="minmax"):
         self.powers, self.by, self.k, self.ks, self.gain = powers, by, k, ks, gain
 
@@ -389,9 +387,6 @@ class WeightedPrior:
         self.s = {f"{self.by}^-{p},k={k}": np.where(np.isnan(q := weighted_best_mean(G, dataset_weights(ds, p), k)),
                                                      low, q) for p in self.powers for k in (self.ks or (self.k,))}
         return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 class StratifiedPrior:

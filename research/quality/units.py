@@ -9,21 +9,8 @@ import additive
 import harness
 from cluster_bootstrap import cluster_interval
 
-HOWS = {"raw": ("raw", 1e-2), "asin": ("asin", 0.0), "asin eps 1e-3": ("asin", 1e-3), "asin eps 1e-2": ("asin", 1e-2),
+UNITS = {"raw": ("raw", 1e-2), "asin": ("asin", 0.0), "asin eps 1e-3": ("asin", 1e-3), "asin eps 1e-2": ("asin", 1e-2),
         "logit": ("logit", 1e-2), "log_error": ("log_error", 1e-2)}
-
-
-class Units:
-    def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-        levels = additive._catalogue_levels(D.models)
-        R = D.R[train]
-        self.s = {name: cold_start_effects(additive.pair_weighted_effects(
-            additive.transformed(R, how, eps), np.ones_like(R), 2.0), levels, 3.0) for name, (how, eps) in HOWS.items()}
-        return self
-
-    def score(self, D, idx):
-        return {v: np.tile(s, (len(idx), 1)) for v, s in self.s.items()}
 
 
 def main():
@@ -31,7 +18,8 @@ def main():
     rng = np.random.default_rng(0)
     rows = []
     for proto in ["dataset", "ref"]:
-        df = harness.evaluate(D, Units, protocol=proto, cold=True, seeds=range(10))
+        df = harness.evaluate(D, lambda: additive.TransformEffects(units=UNITS, pair_weights=(False,)), protocol=proto,
+                              cold=True, seeds=range(10))
         cluster = D.tasks.set_index("tid")[proto].astype(str)
         per_task = df.groupby(["view", "tid"])[["regret1", "ndcg5", "hit1"]].mean()
         base = per_task.loc["raw"]
