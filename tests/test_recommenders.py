@@ -324,10 +324,12 @@ def test_effects_in_asin_units_count_a_gain_near_the_ceiling_by_how_hard_it_is()
     np.testing.assert_allclose(asin[0] - asin[1], expected, atol=1e-6)
 
 
-def test_model_effects_equal_brute_force_least_squares():
+@pytest.mark.parametrize("level_ridge", [0.0, 0.8])
+def test_model_effects_equal_brute_force_least_squares(level_ridge):
     """The closed form against an explicit least squares over [task levels | model effects] with
-    ridge rows, on random data with an empty task, one-model tasks, a zero-weight task and a model
-    never rated; a model rated only where nothing was compared gets effect 0."""
+    ridge rows (and level-ridge rows pulling each level toward the weighted mean relevance), on
+    random data with an empty task, one-model tasks, a zero-weight task and a model never rated;
+    without a level ridge a model rated only where nothing was compared gets effect 0."""
     from medicalrec.recommenders.best_mean_relevance import model_effects
 
     rng = np.random.default_rng(7)
@@ -341,17 +343,42 @@ def test_model_effects_equal_brute_force_least_squares():
     weights = rng.uniform(0.2, 2.0, n_tasks)
     weights[2] = 0.0
     pairs = np.argwhere(~np.isnan(relevance))
-    design = np.zeros((len(pairs) + n_models, n_tasks + n_models))
+    design = np.zeros((len(pairs) + n_models + n_tasks, n_tasks + n_models))
     target = np.zeros(len(design))
     root = np.sqrt(weights[pairs[:, 0]])
     design[np.arange(len(pairs)), pairs[:, 0]] = root
     design[np.arange(len(pairs)), n_tasks + pairs[:, 1]] = root
     target[: len(pairs)] = root * relevance[pairs[:, 0], pairs[:, 1]]
     design[len(pairs) + np.arange(n_models), n_tasks + np.arange(n_models)] = np.sqrt(ridge)
+    anchor = np.nansum(relevance * weights[:, None]) / (weights @ (~np.isnan(relevance)).sum(axis=1))
+    level_rows = len(pairs) + n_models + np.arange(n_tasks)
+    design[level_rows, np.arange(n_tasks)] = np.sqrt(level_ridge * weights)
+    target[level_rows] = np.sqrt(level_ridge * weights) * anchor
     solution = np.linalg.lstsq(design, target, rcond=None)[0][n_tasks:]
-    effects = model_effects(relevance, weights, ridge)
+    effects = model_effects(relevance, weights, ridge, level_ridge)
     np.testing.assert_allclose(effects[:5], solution[:5], atol=1e-10)
-    assert np.isnan(effects[5]) and effects[4] == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(effects[5])
+    assert (effects[4] == pytest.approx(0.0, abs=1e-12)) == (level_ridge == 0)
+
+
+def test_level_ridge_orders_groups_that_share_no_task_by_hand():
+    """Models 0, 1 only on task 0 (0.9, 0.7), models 2, 3 only on task 1 (0.6, 0.4): no task links the
+    pairs. Ridge 1: within a pair the effects are +-d with 2 (0.1 - d)^2 + 2 d^2 minimal, d = 0.05.
+    Without a level ridge each pair is centred on 0, so model 0 ties model 2. Level ridge 1, anchor
+    0.65: a pair also shares a shift s, and its task's level is 0.65 + u, with 2 (c - u - s)^2 + 2 s^2
+    + u^2 minimal for c = 0.8 - 0.65 = 0.15: u = 2 s, s = c / 4 = 0.0375 (task 1: -0.0375). One model
+    per task (0.8, 0.6; anchor 0.7), both ridges 1: (0.1 - u - e)^2 + u^2 + e^2 gives e = u = 0.1 / 3."""
+    from medicalrec.recommenders.best_mean_relevance import model_effects
+
+    relevance = np.array([[0.9, 0.7, np.nan, np.nan], [np.nan, np.nan, 0.6, 0.4]])
+    plain = model_effects(relevance, np.ones(2), ridge=1.0)
+    np.testing.assert_allclose(plain, [0.05, -0.05, 0.05, -0.05], atol=1e-12)
+    anchored = model_effects(relevance, np.ones(2), ridge=1.0, level_ridge=1.0)
+    np.testing.assert_allclose(anchored, [0.0875, -0.0125, 0.0125, -0.0875], atol=1e-12)
+    single = model_effects(np.array([[0.8, np.nan], [np.nan, 0.6]]), np.ones(2), ridge=1.0, level_ridge=1.0)
+    np.testing.assert_allclose(single, [1 / 30, -1 / 30], atol=1e-12)
+    with pytest.raises(ConfigError, match="level ridge must be >= 0"):
+        model_effects(relevance, np.ones(2), ridge=1.0, level_ridge=-1.0)
 
 
 def test_best_mean_relevance_puts_the_handmade_winner_first():

@@ -119,13 +119,14 @@ def test_untrained_model_is_the_effects_prior(records):
     assert not model.delta_on_
     data = TrainingSet.build(records)
     relevance = in_effect_units(task_relevance(data), "asin")  # the default units
-    effects = model_effects(relevance, np.ones(len(data.task_ids)), 2.0)
+    ones, level_ridge = np.ones(len(data.task_ids)), TransformerConfig().level_ridge
+    effects = model_effects(relevance, ones, 2.0, level_ridge)
     scores = model.score(records.head(2))
     np.testing.assert_array_equal(np.argsort(-scores[0], kind="stable"), np.argsort(-effects, kind="stable"))
-    np.testing.assert_allclose(model.base_, effects_prior(relevance, np.ones(len(data.task_ids)), 2.0))
+    np.testing.assert_allclose(model.base_, effects_prior(relevance, ones, 2.0, level_ridge=level_ridge))
     raw = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, context_bonus=0.0, catalogue_candidates=False,
-                                effect_units="raw").fit(records, "III")
-    np.testing.assert_allclose(raw.base_, effects_prior(task_relevance(data), np.ones(len(data.task_ids)), 2.0))
+                                effect_units="raw", level_ridge=0.0).fit(records, "III")
+    np.testing.assert_allclose(raw.base_, effects_prior(task_relevance(data), ones, 2.0))
     assert model.base_.min() == 0.0 and model.base_.max() == 1.0  # on the gains' scale
     np.testing.assert_array_equal(scores[0], scores[1])  # the prior does not depend on the task
 
@@ -151,10 +152,10 @@ def test_cold_start_effects_by_hand():
     np.testing.assert_array_equal(cold_start_effects(effects, [], 1.0), effects)  # no attributes: unchanged
 
 
-def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=()) -> _TaskExamples:
+def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=(), level_ridge=0.5) -> _TaskExamples:
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
     config = TransformerConfig(prior=prior, dataset_weight_power=0.5, cold_start_from_attributes=bool(levels),
-                               attribute_prior=bool(levels) and prior == "gains")
+                               attribute_prior=bool(levels) and prior == "gains", level_ridge=level_ridge)
     return _TaskExamples(relevance, tokens, datasets, config, list(levels))
 
 
@@ -162,8 +163,9 @@ def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=()
 @pytest.mark.parametrize("with_groups", [False, True])
 def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior, with_groups):
     """The training batch's per-dataset priors (for effects: the whole system minus the dataset's
-    own) equal a direct fit on the other datasets' tasks, with never-rated candidates at -1 or, with
-    attribute groups, filled from their group; a dataset alone in the batch gets 0."""
+    own, the level ridge's anchor included) equal a direct fit on the other datasets' tasks, with
+    never-rated candidates at -1 or, with attribute groups, filled from their group; a dataset alone
+    in the batch gets 0."""
     rng = np.random.default_rng(0)
     relevance = np.where(rng.random((9, 6)) < 0.6, rng.random((9, 6)), np.nan)
     relevance[:, 0] = 0.5  # every task rates at least one model
@@ -178,7 +180,7 @@ def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior, with_g
         others = rows[datasets[rows] != dataset]
         weights = dataset_weights(datasets[others], 0.5)
         if prior == "effects":
-            direct = effects_prior(examples.effect_relevance[others], weights, 2.0, levels, 3.0)
+            direct = effects_prior(examples.effect_relevance[others], weights, 2.0, levels, 3.0, level_ridge=0.5)
         else:
             direct = leaderboard_prior(examples.gains[others], weights, 2.0, levels)
         expected = np.where(np.isnan(direct), -1.0, direct)
@@ -189,9 +191,10 @@ def test_held_out_priors_equal_a_fit_without_the_tasks_own_dataset(prior, with_g
 
 def test_held_out_effects_of_tied_tasks_are_a_tie_not_rounding_noise():
     """Dataset A's tasks all tie; the prior B's tasks see (A's) is 1 for every model A rated, as a
-    direct fit gives, not an order stretched out of subtraction residue."""
+    direct fit gives, not an order stretched out of subtraction residue. (No level ridge: it would
+    rightly put model 2, rated 0.7, above model 3, rated 0.3.)"""
     relevance = np.array([[0.7, 0.7, 0.7, np.nan], [0.3, 0.3, np.nan, 0.3], [0.9, 0.1, 0.5, 0.4], [0.2, 0.8, 0.6, 0.1]])
-    examples = _examples("effects", relevance, np.array(list("AABB")))
+    examples = _examples("effects", relevance, np.array(list("AABB")), level_ridge=0.0)
     held = examples._held_out_priors(np.arange(4))
     assert held[2:].tolist() == [[1.0, 1.0, 1.0, 1.0]] * 2
 
@@ -205,11 +208,11 @@ def test_a_model_saved_before_the_effects_prior_loads_with_the_gains_prior(recor
     directory = model.save(tmp_path / "old")
     metadata = json.loads((directory / METADATA_FILE).read_text())
     config = metadata["extra"]["config"]
-    del metadata["params"]["prior"], config["prior"], config["effect_ridge"], config["effect_units"]
+    del metadata["params"]["prior"], config["prior"], config["effect_ridge"], config["effect_units"], config["level_ridge"]
     (directory / METADATA_FILE).write_text(json.dumps(metadata))
     loaded = Recommender.load(directory)
     assert loaded.config.prior == "gains" and loaded.config.attribute_prior
-    assert loaded.config.effect_units == "raw"  # what that version fitted in
+    assert loaded.config.effect_units == "raw" and loaded.config.level_ridge == 0.0  # what that version fitted with
     np.testing.assert_array_equal(loaded.score(records.head(3)), model.score(records.head(3)))
 
 
@@ -222,6 +225,8 @@ def test_effects_prior_refuses_the_attribute_smoothed_prior_and_bad_numbers():
         TransformerConfig(effect_units="logit")
     with pytest.raises(ConfigError, match="cold_start_pseudo_models"):
         TransformerConfig(cold_start_pseudo_models=0.0)
+    with pytest.raises(ConfigError, match="level_ridge must be >= 0, got -0.5"):
+        TransformerConfig(level_ridge=-0.5)
 
 
 def test_untrained_model_with_the_gains_prior_is_the_dataset_weighted_leaderboard(records):

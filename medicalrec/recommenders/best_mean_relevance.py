@@ -62,57 +62,78 @@ def in_effect_units(relevance: np.ndarray, units: str) -> np.ndarray:
     raise ConfigError(f"effect units must be one of {', '.join(EFFECT_UNITS)}, got {units!r}")
 
 
-def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float) -> np.ndarray:
+def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float, level_ridge: float = 0.0) -> np.ndarray:
     """``[n_models]`` effect of each model in the units of ``relevance`` (``in_effect_units``), NaN
     where no task rated it: the least-squares fit of ``relevance[t, m] = level[t] + effect[m]`` over
-    the rated pairs, each pair weighted by its task's weight, plus ``ridge * sum_m effect[m] ** 2``.
+    the rated pairs, each pair weighted by its task's weight, plus ``ridge * sum_m effect[m] ** 2``
+    and ``level_ridge * sum_t weight[t] * (level[t] - anchor) ** 2``, where ``anchor`` is the
+    weighted mean relevance of all rated pairs.
 
     Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
-    0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing.
-    ``ridge > 0`` pulls every effect toward 0 and makes the fit unique. Effects compare models only
-    through tasks: where tasks do not connect two groups of models (no chain of shared tasks), each
-    group's effects sum to 0, so a model's effect is relative to the average of its own group. A
-    model rated only on tasks that compared nothing (one rated model, or weight 0) gets effect 0.
+    0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing
+    about the order (with ``level_ridge``, a little about the level). ``ridge > 0`` pulls every
+    effect toward 0 and makes the fit unique. Effects compare models through tasks: where tasks do
+    not connect two groups of models (no chain of shared tasks), a zero ``level_ridge`` leaves each
+    group's effects summing to 0, so a model's effect is relative to the average of its own group;
+    ``level_ridge > 0`` says a task's level is a priori near the corpus's, so a group whose tasks
+    scored high (or low) throughout sits higher (or lower) than another. Within a connected group
+    the tasks decide and the pull barely moves anything.
     """
-    return solve_effects(effect_system(relevance, weights), ridge)
+    return solve_effects(effect_system(relevance, weights, level_ridge), ridge)
 
 
 @dataclass
 class EffectSystem:
-    """The normal equations of ``model_effects`` without the ridge. With the task levels solved out:
+    """The normal equations of ``model_effects`` without the ridge. With the task levels solved out
+    (``mu`` = level ridge, ``a`` = anchor, ``s_t`` = sum of task t's rated relevances):
 
-    ``matrix = diag(sum_t w_t x_t) - X^T diag(w_t / n_t) X``, ``rhs = sum_t w_t x_t (r_t - mean(r_t))``
+    ``matrix = diag(sum_t w_t x_t) - X^T diag(w_t / (n_t + mu)) X``,
+    ``right-hand side = sum_t w_t x_t (r_t - (s_t + mu a) / (n_t + mu))``
 
-    where ``x_t`` marks the models rated on task t, ``n_t`` counts them and ``mean(r_t)`` is the
-    task's mean relevance. Every part is a sum over tasks, so the system of all tasks but a few is
-    the whole minus theirs (``-``): leave-one-dataset-out fits cost one small system each.
+    where ``x_t`` marks the models rated on task t and ``n_t`` counts them. The right-hand side is
+    kept as ``rhs - a * anchor_rhs``, and ``a = anchor_sum / anchor_count``, so that every part is a
+    sum over tasks: the system of all tasks but a few is the whole minus theirs (``-``), and
+    leave-one-dataset-out fits cost one small system each.
     """
 
     matrix: np.ndarray
     rhs: np.ndarray
+    anchor_rhs: np.ndarray
+    anchor_sum: float  # sum_t w_t s_t
+    anchor_count: float  # sum_t w_t n_t
     rated: np.ndarray  # tasks that rated each model
 
     def __sub__(self, other: EffectSystem) -> EffectSystem:
-        return EffectSystem(self.matrix - other.matrix, self.rhs - other.rhs, self.rated - other.rated)
+        return EffectSystem(self.matrix - other.matrix, self.rhs - other.rhs, self.anchor_rhs - other.anchor_rhs,
+                            self.anchor_sum - other.anchor_sum, self.anchor_count - other.anchor_count,
+                            self.rated - other.rated)
 
 
-def effect_system(relevance: np.ndarray, weights: np.ndarray) -> EffectSystem:
-    """The ``EffectSystem`` of ``[n_tasks, n_models]`` relevances (NaN = not rated) and task weights."""
+def effect_system(relevance: np.ndarray, weights: np.ndarray, level_ridge: float = 0.0) -> EffectSystem:
+    """The ``EffectSystem`` of ``[n_tasks, n_models]`` relevances (NaN = not rated), task weights
+    and the level ridge (``model_effects``)."""
+    if not level_ridge >= 0:
+        raise ConfigError(f"model effects: level ridge must be >= 0, got {level_ridge!r}")
     rated = ~np.isnan(relevance)
     x = rated.astype(float)
     n = x.sum(axis=1)
-    per_task = np.divide(weights, n, out=np.zeros(len(n)), where=n > 0)
+    per_task = np.divide(weights, n + level_ridge, out=np.zeros(len(n)), where=n > 0)
     matrix = np.diag(weights @ x) - (x * per_task[:, None]).T @ x
-    mean = np.divide(np.where(rated, relevance, 0.0).sum(axis=1), n, out=np.zeros(len(n)), where=n > 0)
-    centred = np.where(rated, relevance - mean[:, None], 0.0)
-    return EffectSystem(matrix, weights @ centred, rated.sum(axis=0))
+    total = np.where(rated, relevance, 0.0).sum(axis=1)
+    level = np.divide(total, n + level_ridge, out=np.zeros(len(n)), where=n > 0)
+    centred = np.where(rated, relevance - level[:, None], 0.0)
+    anchor_share = np.divide(level_ridge, n + level_ridge, out=np.zeros(len(n)), where=n > 0)
+    return EffectSystem(matrix, weights @ centred, (weights * anchor_share) @ x, float(weights @ total),
+                        float(weights @ n), rated.sum(axis=0))
 
 
 def solve_effects(system: EffectSystem, ridge: float) -> np.ndarray:
     """The effects of ``system`` with ``ridge``; NaN for models no task of it rated."""
     if not ridge > 0:
         raise ConfigError(f"model effects: ridge must be > 0, got {ridge!r}")
-    effects = np.linalg.solve(system.matrix + ridge * np.eye(len(system.rhs)), system.rhs)
+    anchor = system.anchor_sum / system.anchor_count if system.anchor_count > 0 else 0.0
+    rhs = system.rhs - anchor * system.anchor_rhs
+    effects = np.linalg.solve(system.matrix + ridge * np.eye(len(rhs)), rhs)
     return np.where(system.rated > 0, effects, np.nan)
 
 
