@@ -29,16 +29,19 @@ def additive_effects(R: np.ndarray, weights: np.ndarray, lam: float, iters: int 
 
 
 def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int = 5000,
-                          clip: float | None = None) -> np.ndarray:
-    """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair and a ridge
-    of ``lam`` pseudo-pairs toward 0, by alternating means; ``clip`` bounds each task-centred deviation."""
+                          clip: float | None = None, mu: float = 0.0) -> np.ndarray:
+    """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair, a ridge
+    of ``lam`` pseudo-pairs toward 0 on each effect and of ``mu`` on each task level toward the weighted mean of R,
+    by alternating means; ``clip`` bounds each task-centred deviation. With ``mu`` > 0, groups of models that no
+    chain of shared tasks connects (each centred on 0 otherwise) are ordered by how high their tasks scored."""
     rated = ~np.isnan(R)
     W = np.where(rated, W, 0.0)
     Rz = np.where(rated, R, 0.0)
     wt = W.sum(1)
+    anchor = (W * Rz).sum() / W.sum()
     eff = np.zeros(R.shape[1])
     for _ in range(iters):
-        level = np.where(wt > 0, (W * (Rz - eff)).sum(1) / np.maximum(wt, 1e-12), 0.0)
+        level = np.where(wt > 0, ((W * (Rz - eff)).sum(1) + mu * anchor) / np.maximum(wt + mu, 1e-12), 0.0)
         dev = np.where(rated, Rz - level[:, None], 0.0)
         if clip is not None:
             dev = np.clip(dev, -clip, clip)
@@ -465,3 +468,101 @@ class TransformEffects(GlobalViews):
                 self.s[name + suffix] = cold(pair_weighted_effects(transformed(R, how, eps), W, self.lam))
         return self
 
+
+
+def huber_effects(R: np.ndarray, lam: float, c: float, rounds: int = 8) -> np.ndarray:
+    """[M] effects of R = level + effect with Huber's loss at ``c`` (iteratively reweighted least squares):
+    a pair whose residual exceeds ``c`` weighs c / |residual|, so one failed or mis-reported run moves a model's
+    effect by a bounded amount."""
+    rated = ~np.isnan(R)
+    W = np.ones_like(R)
+    for _ in range(rounds):
+        eff = pair_weighted_effects(R, W, lam)
+        e0 = np.where(np.isnan(eff), 0.0, eff)
+        w = np.where(rated, W, 0.0)
+        level = (w * (np.where(rated, R, 0.0) - e0)).sum(1) / np.maximum(w.sum(1), 1e-12)
+        resid = np.abs(np.where(rated, R - level[:, None] - e0, 0.0))
+        W = np.where(resid > c, c / np.maximum(resid, 1e-12), 1.0)
+    return eff
+
+
+class RobustEffects(GlobalViews):
+    """Effects in arcsin(sqrt) units with Huber's loss at each of ``cs`` (None: least squares), catalogue cold
+    start (k 3)."""
+
+    def __init__(self, lam=2.0, k=3.0, cs=(None, 0.03, 0.06, 0.12)):
+        self.lam, self.k, self.cs = lam, k, cs
+
+    def fit(self, D, train):
+        cold = catalogue_filler(D.models, self.k)
+        R = transformed(D.R[train], "asin")
+        self.s = {f"huber c={c}": cold(pair_weighted_effects(R, np.ones_like(R), self.lam) if c is None
+                                       else huber_effects(R, self.lam, c)) for c in self.cs}
+        return self
+
+
+class AnchoredEffects(GlobalViews):
+    """Effects in arcsin(sqrt) units with task levels pulled toward the corpus mean by ``mus`` pseudo-pairs
+    (``pair_weighted_effects``; 0: the fit shipped before), for each effect ridge of ``lams``, catalogue cold
+    start (k 3)."""
+
+    def __init__(self, lams=(2.0,), k=3.0, mus=(0.0, 0.3, 0.5, 1.0, 2.0, 4.0)):
+        self.lams, self.k, self.mus = lams, k, mus
+
+    def fit(self, D, train):
+        cold = catalogue_filler(D.models, self.k)
+        R = transformed(D.R[train], "asin")
+        self.s = {}
+        for lam in self.lams:
+            suffix = f",lam={lam}" if len(self.lams) > 1 else ""
+            for mu in self.mus:
+                self.s[f"anchor mu={mu}{suffix}"] = cold(pair_weighted_effects(R, np.ones_like(R), lam, mu=mu))
+        return self
+
+
+def covariate_anchored_effects(R: np.ndarray, Z: np.ndarray, lam: float, mu: float, iters: int = 5000) -> np.ndarray:
+    """``pair_weighted_effects`` with unit weights whose level ridge pulls task t toward Z[t] @ beta instead of one
+    anchor, beta refitted to the levels by least squares: a task's expected level depends on its metric and
+    number of classes, so a group of models rated only on hard tasks is not read as a weak group."""
+    rated = ~np.isnan(R)
+    Rz = np.where(rated, R, 0.0)
+    n_t, n_m = rated.sum(1), rated.sum(0)
+    has = n_t > 0
+    eff = np.zeros(R.shape[1])
+    anchor = np.full(len(R), Rz.sum() / rated.sum())
+    for i in range(iters):
+        level = np.where(has, (((Rz - eff) * rated).sum(1) + mu * anchor) / np.maximum(n_t + mu, 1e-12), 0.0)
+        new = ((Rz - level[:, None]) * rated).sum(0) / (n_m + lam)
+        beta = np.linalg.lstsq(Z[has], level[has], rcond=None)[0]
+        anchor = Z @ beta
+        if np.max(np.abs(new - eff)) < 1e-10:
+            eff = new
+            break
+        eff = new
+    return np.where(rated.any(0), eff, np.nan)
+
+
+def task_covariates(tasks) -> np.ndarray:
+    """[T, k]: intercept, metric one-hot (accuracy as the base), log2(n_classes) (2 where unknown)."""
+    metric = tasks["metric"].astype(str).to_numpy()
+    classes = np.log2(np.clip(tasks["n_classes"].fillna(2).to_numpy(float), 2, None))
+    others = [m for m in np.unique(metric) if m != "accuracy"]
+    return np.column_stack([np.ones(len(tasks)), classes] + [(metric == m).astype(float) for m in others])
+
+
+class CovariateAnchoredEffects(GlobalViews):
+    """Effects in arcsin(sqrt) units with task levels pulled toward a level predicted from the task's metric and
+    number of classes (``covariate_anchored_effects``), against one anchor (``pair_weighted_effects``)."""
+
+    def __init__(self, lam=2.0, k=3.0, mus=(0.5, 1.0, 2.0)):
+        self.lam, self.k, self.mus = lam, k, mus
+
+    def fit(self, D, train):
+        cold = catalogue_filler(D.models, self.k)
+        R = transformed(D.R[train], "asin")
+        Z = task_covariates(D.tasks.iloc[train])
+        self.s = {}
+        for mu in self.mus:
+            self.s[f"one anchor mu={mu}"] = cold(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=mu))
+            self.s[f"covariate anchor mu={mu}"] = cold(covariate_anchored_effects(R, Z, self.lam, mu))
+        return self

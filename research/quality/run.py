@@ -47,6 +47,9 @@ VARIANTS = {
     "hierarchical_effects": lambda: additive.HierarchicalEffects(),
     "targeted_effects": lambda: additive.TargetedEffects(),
     "transform_effects": lambda: additive.TransformEffects(),
+    "robust_effects": lambda: additive.RobustEffects(),
+    "anchored_effects": lambda: additive.AnchoredEffects(lams=(1.0, 2.0, 4.0)),
+    "covariate_anchored_effects": lambda: additive.CovariateAnchoredEffects(),
 }
 
 

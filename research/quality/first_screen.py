@@ -1,0 +1,35 @@
+"""What a user sees first: the package's model fitted on the whole shipped corpus (mode I), top 5 for one task of
+each of a few domains, with each candidate's catalogue pretraining, for each given context bonus.
+
+    python research/quality/first_screen.py 0 1.0 [--level-ridge 0.5]
+"""
+import argparse
+
+from medicalrec.bench.defaults import shipped_data_path
+from medicalrec.bench.loading import load_bench
+from medicalrec.bench.tasks import task_queries
+from medicalrec.catalogue import Catalogue
+from medicalrec.recommenders import create
+
+DOMAINS = ["Skin disease", "COVID-19", "Glaucoma", "Fracture", "Obstetrics (fetal brain planes)", "Lung cancer",
+           "Brain diagnostic"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bonuses", nargs="+", type=float)
+    parser.add_argument("--level-ridge", type=float, default=None, help="default: the package's")
+    args = parser.parse_args()
+    records = load_bench(shipped_data_path()).frame
+    queries = task_queries(records).drop_duplicates("domain").set_index("domain").loc[DOMAINS].reset_index()
+    catalogue = Catalogue.load()
+    extra = {} if args.level_ridge is None else {"level_ridge": args.level_ridge}
+    for bonus in args.bonuses:
+        model = create("medicalrec", seed=0, context_bonus=bonus, **extra).fit(records, "I")
+        print(f"== context bonus {bonus}")
+        for domain, top in zip(DOMAINS, model.recommend(queries, 5)):
+            print(f"  {domain}: " + " | ".join(f"{name} [{catalogue.attributes(name).pretraining}]" for name, _ in top))
+
+
+if __name__ == "__main__":
+    main()
