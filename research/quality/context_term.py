@@ -1,0 +1,55 @@
+"""Where the context term costs, and one way to spare generalists that lost (package folds, mode I, 5 x 3).
+
+    python research/quality/context_term.py cost        # held-out tasks whose metrics change with the term
+    python research/quality/context_term.py breadth K   # candidates rated on tasks of >= K modalities count as
+                                                        # in context everywhere (from the training records)
+"""
+import sys
+
+import numpy as np
+import pandas as pd
+
+import medicalrec.recommenders.medicalrec_transformer as transformer
+from medicalrec import constants as C
+from medicalrec.bench.defaults import shipped_data_path
+from medicalrec.bench.loading import load_bench
+from medicalrec.evaluation.crossval import evaluate
+
+METRICS = ["Regret@1", "NDCG@5", "HitRate@1", "KendallTau"]
+
+
+def per_task(records, params: dict) -> pd.DataFrame:
+    run = evaluate(records, "task", ["I"], ["medicalrec"], 5, 0, params={"medicalrec": params}, repeats=3, workers=1)
+    return run.per_task.groupby("task_id")[METRICS].mean()
+
+
+def spare_broad_candidates(min_modalities: int) -> None:
+    """Make the package's context table count candidates rated on >= ``min_modalities`` modalities as generalists
+    (in process: ``workers=1`` keeps the fits here)."""
+    original = transformer._context_support
+
+    def support(encoder, data, column, generalist, bonus):
+        rated = data.records[C.RELEVANCE].notna().to_numpy()
+        modality = data.records[C.MODALITY].astype(str).to_numpy()[rated]
+        columns = column[data.record_model[rated]]
+        breadth = np.zeros(len(generalist))
+        for m in np.unique(columns):
+            breadth[m] = len(np.unique(modality[columns == m]))
+        return original(encoder, data, column, breadth >= min_modalities, bonus)
+
+    transformer._context_support = support
+
+
+def main() -> None:
+    records = load_bench(shipped_data_path()).frame
+    if sys.argv[1] == "cost":
+        diff = per_task(records, {}) - per_task(records, {"context_bonus": 0.0})
+        pd.set_option("display.width", 250)
+        print(diff[(diff != 0).any(axis=1)].sort_values("NDCG@5").round(4).to_string())
+    else:
+        spare_broad_candidates(int(sys.argv[2]))
+        print(f"breadth >= {sys.argv[2]} modalities", per_task(records, {}).mean().round(4).to_dict())
+
+
+if __name__ == "__main__":
+    main()
