@@ -31,17 +31,19 @@ def additive_effects(R: np.ndarray, weights: np.ndarray, lam: float, iters: int 
 def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int = 5000,
                           clip: float | None = None, mu: float = 0.0) -> np.ndarray:
     """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair, a ridge
-    of ``lam`` pseudo-pairs toward 0 on each effect and of ``mu`` on each task level toward the weighted mean of R,
-    by alternating means; ``clip`` bounds each task-centred deviation. With ``mu`` > 0, groups of models that no
-    chain of shared tasks connects (each centred on 0 otherwise) are ordered by how high their tasks scored."""
+    of ``lam`` pseudo-pairs toward 0 on each effect and of ``mu`` pseudo-pairs (weighted like the task's own pairs)
+    on each task level toward the weighted mean of R, by alternating means; ``clip`` bounds each task-centred
+    deviation. With ``mu`` > 0, groups of models that no chain of shared tasks connects (each centred on 0
+    otherwise) are ordered by how high their tasks scored."""
     rated = ~np.isnan(R)
     W = np.where(rated, W, 0.0)
     Rz = np.where(rated, R, 0.0)
     wt = W.sum(1)
     anchor = (W * Rz).sum() / W.sum()
+    mu_t = mu * wt / np.maximum(rated.sum(1), 1)  # the ridge weighs like one of the task's pairs (as in the package)
     eff = np.zeros(R.shape[1])
     for _ in range(iters):
-        level = np.where(wt > 0, ((W * (Rz - eff)).sum(1) + mu * anchor) / np.maximum(wt + mu, 1e-12), 0.0)
+        level = np.where(wt > 0, ((W * (Rz - eff)).sum(1) + mu_t * anchor) / np.maximum(wt + mu_t, 1e-12), 0.0)
         dev = np.where(rated, Rz - level[:, None], 0.0)
         if clip is not None:
             dev = np.clip(dev, -clip, clip)
@@ -565,4 +567,25 @@ class CovariateAnchoredEffects(GlobalViews):
         for mu in self.mus:
             self.s[f"one anchor mu={mu}"] = cold(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=mu))
             self.s[f"covariate anchor mu={mu}"] = cold(covariate_anchored_effects(R, Z, self.lam, mu))
+        return self
+
+
+class GroupWeightedEffects(GlobalViews):
+    """Effects in arcsin(sqrt) units with the level ridge ``mu``, each task weighted n_tasks(its dataset or source)
+    ** -power, catalogue cold start (k 3): do near-duplicate tasks of one collection or one paper count too much?"""
+
+    def __init__(self, lam=2.0, k=3.0, mu=0.5, keys=("dataset", "ref"), powers=(0.0, 0.25, 0.5)):
+        self.lam, self.k, self.mu, self.keys, self.powers = lam, k, mu, keys, powers
+
+    def fit(self, D, train):
+        cold = catalogue_filler(D.models, self.k)
+        R = transformed(D.R[train], "asin")
+        self.s = {}
+        for key in self.keys:
+            groups = D.tasks[key].astype(str).to_numpy()[train]
+            for power in self.powers:
+                if power == 0 and key != self.keys[0]:
+                    continue
+                W = np.broadcast_to(dataset_weights(groups, power)[:, None], R.shape)
+                self.s[f"{key}^-{power}"] = cold(pair_weighted_effects(R, W, self.lam, mu=self.mu))
         return self

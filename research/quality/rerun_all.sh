@@ -51,10 +51,12 @@ python cold_start.py              # results/cold_start_10seeds.csv
 run targeted_effects --cold; run targeted_effects --protocol ref --cold
 run transform_effects --cold; run transform_effects --protocol ref --cold
 python units.py                   # results/units_10seeds.csv
-# (8) task levels pulled toward the corpus mean; robust (Huber) effects; a level prior from task covariates
+# (8) task levels pulled toward the corpus mean; robust (Huber) effects; a level prior from task covariates;
+#     dataset- or source-weighted tasks on top of it
 run anchored_effects --cold; run anchored_effects --protocol ref --cold
 run robust_effects --cold; run robust_effects --protocol ref --cold
 run covariate_anchored_effects --cold; run covariate_anchored_effects --protocol ref --cold
+run group_weighted_effects --cold; run group_weighted_effects --protocol ref --cold
 python anchoring.py               # results/anchoring_10seeds.csv
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)

@@ -50,6 +50,7 @@ VARIANTS = {
     "robust_effects": lambda: additive.RobustEffects(),
     "anchored_effects": lambda: additive.AnchoredEffects(lams=(1.0, 2.0, 4.0)),
     "covariate_anchored_effects": lambda: additive.CovariateAnchoredEffects(),
+    "group_weighted_effects": lambda: additive.GroupWeightedEffects(),
 }
 
 
