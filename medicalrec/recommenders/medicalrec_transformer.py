@@ -65,7 +65,8 @@ CANDIDATE_ATTRIBUTES = ("architecture", "family", "adaptation", "pretraining", "
 OBJECTIVES = ("task", "record")
 PRIORS = ("effects", "gains")
 # Options added after models were first saved, with what every model saved before them was fitted
-# with: the gains prior (such models may carry options only it allows), effects in raw units.
+# with: the gains prior (such models may carry options only it allows), effects in raw units,
+# no level ridge.
 FITTED_BEFORE_OPTION = {"prior": "gains", "effect_units": "raw", "level_ridge": 0.0}
 EFFECT_TIE = 1e-9  # effects closer than this (relative) are one value: far below any reported difference
 
