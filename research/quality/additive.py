@@ -29,12 +29,13 @@ def additive_effects(R: np.ndarray, weights: np.ndarray, lam: float, iters: int 
 
 
 def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int = 5000,
-                          clip: float | None = None, mu: float = 0.0) -> np.ndarray:
+                          clip: float | None = None, mu: float = 0.0, Z: np.ndarray | None = None) -> np.ndarray:
     """[M] effects of R[t, m] = level[t] + effect[m], least squares with a weight W[t, m] per rated pair, a ridge
     of ``lam`` pseudo-pairs toward 0 on each effect and of ``mu`` pseudo-pairs (weighted like the task's own pairs)
     on each task level toward the weighted mean of R, by alternating means; ``clip`` bounds each task-centred
     deviation. With ``mu`` > 0, groups of models that no chain of shared tasks connects (each centred on 0
-    otherwise) are ordered by how high their tasks scored."""
+    otherwise) are ordered by how high their tasks scored. With task covariates ``Z`` [T, k], each level is pulled
+    toward Z[t] @ beta instead, beta refitted to the levels by least squares at every step."""
     rated = ~np.isnan(R)
     W = np.where(rated, W, 0.0)
     Rz = np.where(rated, R, 0.0)
@@ -44,6 +45,8 @@ def pair_weighted_effects(R: np.ndarray, W: np.ndarray, lam: float, iters: int =
     eff = np.zeros(R.shape[1])
     for _ in range(iters):
         level = np.where(wt > 0, ((W * (Rz - eff)).sum(1) + mu_t * anchor) / np.maximum(wt + mu_t, 1e-12), 0.0)
+        if Z is not None:
+            anchor = Z @ np.linalg.lstsq(Z[wt > 0], level[wt > 0], rcond=None)[0]
         dev = np.where(rated, Rz - level[:, None], 0.0)
         if clip is not None:
             dev = np.clip(dev, -clip, clip)
@@ -522,28 +525,6 @@ class AnchoredEffects(GlobalViews):
         return self
 
 
-def covariate_anchored_effects(R: np.ndarray, Z: np.ndarray, lam: float, mu: float, iters: int = 5000) -> np.ndarray:
-    """``pair_weighted_effects`` with unit weights whose level ridge pulls task t toward Z[t] @ beta instead of one
-    anchor, beta refitted to the levels by least squares: a task's expected level depends on its metric and
-    number of classes, so a group of models rated only on hard tasks is not read as a weak group."""
-    rated = ~np.isnan(R)
-    Rz = np.where(rated, R, 0.0)
-    n_t, n_m = rated.sum(1), rated.sum(0)
-    has = n_t > 0
-    eff = np.zeros(R.shape[1])
-    anchor = np.full(len(R), Rz.sum() / rated.sum())
-    for i in range(iters):
-        level = np.where(has, (((Rz - eff) * rated).sum(1) + mu * anchor) / np.maximum(n_t + mu, 1e-12), 0.0)
-        new = ((Rz - level[:, None]) * rated).sum(0) / (n_m + lam)
-        beta = np.linalg.lstsq(Z[has], level[has], rcond=None)[0]
-        anchor = Z @ beta
-        if np.max(np.abs(new - eff)) < 1e-10:
-            eff = new
-            break
-        eff = new
-    return np.where(rated.any(0), eff, np.nan)
-
-
 def task_covariates(tasks) -> np.ndarray:
     """[T, k]: intercept, metric one-hot (accuracy as the base), log2(n_classes) (2 where unknown)."""
     metric = tasks["metric"].astype(str).to_numpy()
@@ -554,7 +535,7 @@ def task_covariates(tasks) -> np.ndarray:
 
 class CovariateAnchoredEffects(GlobalViews):
     """Effects in arcsin(sqrt) units with task levels pulled toward a level predicted from the task's metric and
-    number of classes (``covariate_anchored_effects``), against one anchor (``pair_weighted_effects``)."""
+    number of classes (``pair_weighted_effects`` with ``Z``), against one anchor."""
 
     def __init__(self, lam=2.0, k=3.0, mus=(0.5, 1.0, 2.0)):
         self.lam, self.k, self.mus = lam, k, mus
@@ -566,7 +547,7 @@ class CovariateAnchoredEffects(GlobalViews):
         self.s = {}
         for mu in self.mus:
             self.s[f"one anchor mu={mu}"] = cold(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=mu))
-            self.s[f"covariate anchor mu={mu}"] = cold(covariate_anchored_effects(R, Z, self.lam, mu))
+            self.s[f"covariate anchor mu={mu}"] = cold(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=mu, Z=Z))
         return self
 
 

@@ -13,19 +13,17 @@ import medicalrec.recommenders.medicalrec_transformer as transformer
 from medicalrec import constants as C
 from medicalrec.bench.defaults import shipped_data_path
 from medicalrec.bench.loading import load_bench
-from medicalrec.evaluation.crossval import evaluate
-
-METRICS = ["Regret@1", "NDCG@5", "HitRate@1", "KendallTau"]
+from package_variants import per_task
 
 
-def per_task(records, params: dict) -> pd.DataFrame:
-    run = evaluate(records, "task", ["I"], ["medicalrec"], 5, 0, params={"medicalrec": params}, repeats=3, workers=1)
-    return run.per_task.groupby("task_id")[METRICS].mean()
+def medicalrec_per_task(records, params: dict) -> pd.DataFrame:
+    """In process (one worker), so that the patched context table of ``spare_broad_candidates`` is the one used."""
+    return per_task(records, "medicalrec", params, workers=1)
 
 
 def spare_broad_candidates(min_modalities: int) -> None:
     """Make the package's context table count candidates rated on >= ``min_modalities`` modalities as generalists
-    (in process: ``workers=1`` keeps the fits here)."""
+    (in this process only)."""
     original = transformer._context_support
 
     def support(encoder, data, column, generalist, bonus):
@@ -43,12 +41,12 @@ def spare_broad_candidates(min_modalities: int) -> None:
 def main() -> None:
     records = load_bench(shipped_data_path()).frame
     if sys.argv[1] == "cost":
-        diff = per_task(records, {}) - per_task(records, {"context_bonus": 0.0})
+        diff = medicalrec_per_task(records, {}) - medicalrec_per_task(records, {"context_bonus": 0.0})
         pd.set_option("display.width", 250)
         print(diff[(diff != 0).any(axis=1)].sort_values("NDCG@5").round(4).to_string())
     else:
         spare_broad_candidates(int(sys.argv[2]))
-        print(f"breadth >= {sys.argv[2]} modalities", per_task(records, {}).mean().round(4).to_dict())
+        print(f"breadth >= {sys.argv[2]} modalities", medicalrec_per_task(records, {}).mean().round(4).to_dict())
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from medicalrec.evaluation.crossval import evaluate
 METRICS = ["Regret@1", "NDCG@5", "HitRate@1", "KendallTau"]
 
 
-def per_task(records, name: str, params: dict, mode: str, group_by: str | None):
-    run = evaluate(records, "task", [mode], [name], 5, 0, params={name: params}, repeats=3, workers=2,
+def per_task(records, name: str, params: dict, mode: str = "I", group_by: str | None = None, workers: int = 2):
+    """Per-task metrics (mean over the 3 repeats) of recommender ``name`` with ``params`` on the package's folds."""
+    run = evaluate(records, "task", [mode], [name], 5, 0, params={name: params}, repeats=3, workers=workers,
                    group_by=group_by)
     return run.per_task.groupby("task_id")[METRICS].mean()
 
