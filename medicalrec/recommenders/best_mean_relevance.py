@@ -71,13 +71,13 @@ def model_effects(relevance: np.ndarray, weights: np.ndarray, ridge: float, leve
 
     Unlike a mean min-max gain, a task counts by how much the choice mattered there: two models
     0.001 AUC apart are a near-tie, not a 1-vs-0 vote, and a task with one rated model says nothing
-    (with ``level_ridge``, a little: its score against the anchor, through the task's level). ``ridge > 0`` pulls every
-    effect toward 0 and makes the fit unique. Effects compare models through tasks: where tasks do
-    not connect two groups of models (no chain of shared tasks), a zero ``level_ridge`` leaves each
-    group's effects summing to 0, so a model's effect is relative to the average of its own group;
-    ``level_ridge > 0`` says a task's level is a priori near the corpus's, so a group whose tasks
-    scored high (or low) throughout sits higher (or lower) than another. Within a connected group
-    the tasks decide and the pull barely moves anything.
+    (with ``level_ridge``, a little: its score against the anchor, through the task's level).
+    ``ridge > 0`` pulls every effect toward 0 and makes the fit unique. Effects compare models
+    through tasks: where tasks do not connect two groups of models (no chain of shared tasks), a
+    zero ``level_ridge`` leaves each group's effects summing to 0, so a model's effect is relative
+    to the average of its own group; ``level_ridge > 0`` says a task's level is a priori near the
+    corpus's, so a group whose tasks scored high (or low) throughout sits higher (or lower) than
+    another. Within a connected group the tasks decide and the pull barely moves anything.
     """
     return solve_effects(effect_system(relevance, weights, level_ridge), ridge)
 
