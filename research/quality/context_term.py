@@ -3,6 +3,8 @@
     python research/quality/context_term.py cost        # held-out tasks whose metrics change with the term
     python research/quality/context_term.py breadth K   # candidates rated on tasks of >= K modalities count as
                                                         # in context everywhere (from the training records)
+    python research/quality/context_term.py evidence L  # outside its contexts a rated candidate gets the bonus
+                                                        # times d / (d + L), d = datasets it was rated on
 """
 import sys
 
@@ -13,6 +15,7 @@ import medicalrec.recommenders.medicalrec_transformer as transformer
 from medicalrec import constants as C
 from medicalrec.bench.defaults import shipped_data_path
 from medicalrec.bench.loading import load_bench
+from medicalrec.features import FIRST_VALUE_TOKEN
 from package_variants import per_task
 
 
@@ -38,12 +41,39 @@ def spare_broad_candidates(min_modalities: int) -> None:
     transformer._context_support = support
 
 
+def scale_bonus_by_evidence(pseudo_datasets: float) -> None:
+    """Give a rated candidate, outside the contexts it was rated in, ``bonus * d / (d + pseudo_datasets)`` (d: the
+    datasets training rated it on): one rated on many collections is trusted almost everywhere, a niche winner
+    rated on one or two stays below the query's own context (in this process only)."""
+    original = transformer._context_support
+
+    def support(encoder, data, column, generalist, bonus):
+        position, table = original(encoder, data, column, generalist, bonus)
+        if position < 0:
+            return position, table
+        rated = data.records[C.RELEVANCE].notna().to_numpy()
+        datasets = data.records[C.DATASET].astype(str).to_numpy()[rated]
+        columns = column[data.record_model[rated]]
+        evidence = np.zeros(table.shape[1])
+        for m in np.unique(columns):
+            evidence[m] = len(np.unique(datasets[columns == m]))
+        partial = bonus * evidence / (evidence + pseudo_datasets)
+        values = table[FIRST_VALUE_TOKEN:]
+        table[FIRST_VALUE_TOKEN:] = np.where(values > 0, values, partial[None, :])
+        return position, table
+
+    transformer._context_support = support
+
+
 def main() -> None:
     records = load_bench(shipped_data_path()).frame
     if sys.argv[1] == "cost":
         diff = medicalrec_per_task(records, {}) - medicalrec_per_task(records, {"context_bonus": 0.0})
         pd.set_option("display.width", 250)
         print(diff[(diff != 0).any(axis=1)].sort_values("NDCG@5").round(4).to_string())
+    elif sys.argv[1] == "evidence":
+        scale_bonus_by_evidence(float(sys.argv[2]))
+        print(f"evidence, {sys.argv[2]} pseudo-datasets", medicalrec_per_task(records, {}).mean().round(4).to_dict())
     else:
         spare_broad_candidates(int(sys.argv[2]))
         print(f"breadth >= {sys.argv[2]} modalities", medicalrec_per_task(records, {}).mean().round(4).to_dict())

@@ -51,6 +51,9 @@ VARIANTS = {
     "anchored_effects": lambda: additive.AnchoredEffects(lams=(1.0, 2.0, 4.0)),
     "covariate_anchored_effects": lambda: additive.CovariateAnchoredEffects(),
     "group_weighted_effects": lambda: additive.GroupWeightedEffects(),
+    "interaction_effects": lambda: additive.InteractionEffects(),
+    "task_scaled_effects": lambda: additive.TaskScaledEffects(),
+    "anchored_pair_weights": lambda: additive.AnchoredPairWeights(),
 }
 
 
