@@ -680,3 +680,79 @@ class AnchoredPairWeights(GlobalViews):
         self.s = {f"w={name},mu={mu}": cold(pair_weighted_effects(R, W, self.lam, mu=mu))
                   for mu in self.mus for name, W in weights.items()}
         return self
+
+
+def size_covariates(tasks, train) -> np.ndarray:
+    """[T, 3]: log n_samples, log image width, log n_classes, each centred and scaled over the ``train`` tasks that
+    report it, 0 (the typical task) where missing."""
+    columns = []
+    for name in ("n_samples", "width", "n_classes"):
+        x = np.log(tasks[name].to_numpy(float))
+        known = np.isfinite(x)
+        fit = known & np.isin(np.arange(len(x)), train)
+        z = np.zeros(len(x))
+        if fit.sum() > 1:
+            z[known] = (x[known] - x[fit].mean()) / max(x[fit].std(), 1e-12)
+        columns.append(z)
+    return np.column_stack(columns)
+
+
+def covariate_class_effects(R: np.ndarray, Z: np.ndarray, classes: np.ndarray, lam: float, lam_beta: float,
+                            mu: float, iters: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """R[t, m] = level[t] + effect[m] + Z[t] @ beta[class(m)]: each class of models (e.g. an adaptation: fine-tune,
+    linear probe, zero-shot) gains or loses against the others as data size, image size and number of classes
+    grow, with few parameters shared by every task that compared classes. Ridges ``lam`` (effects), ``lam_beta``
+    (pseudo-pairs on each beta) and ``mu`` (levels, as ``pair_weighted_effects``). Returns (effect [M], beta [C, k])."""
+    rated = ~np.isnan(R)
+    Rz = np.where(rated, R, 0.0)
+    onehot = np.eye(classes.max() + 1)[classes]  # [M, C]
+    count = rated @ onehot  # [T, C]
+    k = Z.shape[1]
+    gram = np.einsum("tc,ti,tj->cij", count, Z, Z) + lam_beta * np.eye(k)[None]
+    n_t = rated.sum(1)
+    anchor = Rz.sum() / rated.sum()
+    eff, beta = np.zeros(R.shape[1]), np.zeros((onehot.shape[1], k))
+    for _ in range(iters):
+        shift = np.where(rated, Z @ beta[classes].T, 0.0)  # [T, M]
+        level = np.where(n_t > 0, (np.where(rated, Rz - eff - shift, 0.0).sum(1) + mu * anchor)
+                         / np.maximum(n_t + mu, 1e-12), 0.0)
+        new = np.where(rated, Rz - level[:, None] - shift, 0.0).sum(0) / (rated.sum(0) + lam)
+        resid = np.where(rated, Rz - level[:, None] - new, 0.0)
+        beta = np.linalg.solve(gram, np.einsum("ti,tc->ci", Z, resid @ onehot)[..., None])[..., 0]
+        if np.max(np.abs(new - eff)) < 1e-10:
+            eff = new
+            break
+        eff = new
+    return np.where(rated.any(0), eff, np.nan), beta
+
+
+class CovariateClassEffects:
+    """effect[m] + z(query) @ beta[class(m)] (``covariate_class_effects``), classes from one catalogue attribute,
+    in arcsin(sqrt) units with the level ridge ``mu``, catalogue cold start (k 3) of the effects."""
+
+    def __init__(self, lam=2.0, k=3.0, mu=0.5, attrs=("adaptation", "family", "pretraining"),
+                 lam_betas=(10.0, 50.0, 200.0)):
+        self.lam, self.k, self.mu, self.attrs, self.lam_betas = lam, k, mu, attrs, lam_betas
+
+    def fit(self, D, train):
+        from medicalrec.recommenders.medicalrec_transformer import CANDIDATE_ATTRIBUTES, _attribute_codes
+        cold = catalogue_filler(D.models, self.k)
+        R = transformed(D.R[train], "asin")
+        self.Z = size_covariates(D.tasks, train)
+        codes = _attribute_codes(D.models)[0]
+        self.fits = {"none": (cold(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=self.mu)), None, None)}
+        for attr in self.attrs:
+            classes = codes[:, CANDIDATE_ATTRIBUTES.index(attr)]
+            for lb in self.lam_betas:
+                eff, beta = covariate_class_effects(R, self.Z[train], classes, self.lam, lb, self.mu)
+                self.fits[f"{attr} lb={lb}"] = (cold(eff), beta, classes)
+        return self
+
+    def score(self, D, idx):
+        out = {}
+        for view, (eff, beta, classes) in self.fits.items():
+            S = np.tile(eff, (len(idx), 1))
+            if beta is not None:
+                S = S + self.Z[idx] @ beta[classes].T
+            out[view] = S
+        return out

@@ -58,8 +58,9 @@ run robust_effects --cold; run robust_effects --protocol ref --cold
 run covariate_anchored_effects --cold; run covariate_anchored_effects --protocol ref --cold
 run group_weighted_effects --cold; run group_weighted_effects --protocol ref --cold
 python anchoring.py               # results/anchoring_10seeds.csv
-# (9) model x dataset/source deviations, per-task scales, within-task pair weights with the level ridge
-for v in interaction_effects task_scaled_effects anchored_pair_weights; do run $v --cold; run $v --protocol ref --cold; done
+# (9) model x dataset/source deviations, per-task scales, within-task pair weights with the level ridge,
+#     size-dependent class effects
+for v in interaction_effects task_scaled_effects anchored_pair_weights covariate_class_effects; do run $v --cold; run $v --protocol ref --cold; done
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)

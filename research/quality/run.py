@@ -54,6 +54,7 @@ VARIANTS = {
     "interaction_effects": lambda: additive.InteractionEffects(),
     "task_scaled_effects": lambda: additive.TaskScaledEffects(),
     "anchored_pair_weights": lambda: additive.AnchoredPairWeights(),
+    "covariate_class_effects": lambda: additive.CovariateClassEffects(),
 }
 
 
