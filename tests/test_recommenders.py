@@ -381,6 +381,30 @@ def test_level_ridge_orders_groups_that_share_no_task_by_hand():
         model_effects(relevance, np.ones(2), ridge=1.0, level_ridge=-1.0)
 
 
+@pytest.mark.parametrize("level_ridge", [0.0, 0.8])
+def test_held_out_effects_equal_a_fit_without_those_tasks(level_ridge):
+    """The one-inverse update (Woodbury) gives the effects of a direct fit on the remaining tasks, for
+    every group held out in turn (as a mask and as indices): models only the held-out tasks rated
+    become NaN, a group whose tasks rate one model or none changes nothing it should not."""
+    from medicalrec.recommenders.best_mean_relevance import HeldOutEffects, model_effects
+
+    rng = np.random.default_rng(3)
+    relevance = np.where(rng.random((14, 9)) < 0.45, rng.random((14, 9)), np.nan)
+    relevance[:, 8] = np.nan
+    relevance[[0, 1], 8] = [0.4, 0.9]  # model 8: rated by group 0 only
+    relevance[13] = np.nan
+    relevance[13, 2] = 0.5  # group 4: one task, one model
+    weights = rng.uniform(0.5, 2.0, 14)
+    groups = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4])
+    held_out = HeldOutEffects(relevance, weights, 1.5, level_ridge)
+    for group in range(5):
+        own = groups == group
+        direct = model_effects(relevance[~own], weights[~own], 1.5, level_ridge)
+        np.testing.assert_allclose(held_out.without(own), direct, atol=1e-12)
+        np.testing.assert_allclose(held_out.without(np.flatnonzero(own)), direct, atol=1e-12)
+    assert np.isnan(held_out.without(groups == 0)[8]) and not np.isnan(held_out.without(groups == 1)[8])
+
+
 def test_best_mean_relevance_puts_the_handmade_winner_first():
     rows = HAND_MEAN_CORPUS.to_dict("records") + task_rows(
         HAND_REF, "t6", WOUND, {"Winner": 0.99, "A": 0.5, "B": 0.4}

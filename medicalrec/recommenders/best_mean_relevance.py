@@ -92,8 +92,8 @@ class EffectSystem:
 
     where ``x_t`` marks the models rated on task t and ``n_t`` counts them. The right-hand side is
     kept as ``rhs - a * anchor_rhs``, and ``a = anchor_sum / anchor_count``, so that every part is a
-    sum over tasks: the system of all tasks but a few is the whole minus theirs (``-``), and
-    leave-one-dataset-out fits cost one small system each.
+    sum over tasks: the system of all tasks but a few is the whole minus theirs, and
+    leave-one-dataset-out fits cost one small system each (``HeldOutEffects``).
     """
 
     matrix: np.ndarray
@@ -102,11 +102,6 @@ class EffectSystem:
     anchor_sum: float  # sum_t w_t s_t
     anchor_count: float  # sum_t w_t n_t
     rated: np.ndarray  # tasks that rated each model
-
-    def __sub__(self, other: EffectSystem) -> EffectSystem:
-        return EffectSystem(self.matrix - other.matrix, self.rhs - other.rhs, self.anchor_rhs - other.anchor_rhs,
-                            self.anchor_sum - other.anchor_sum, self.anchor_count - other.anchor_count,
-                            self.rated - other.rated)
 
 
 def effect_system(relevance: np.ndarray, weights: np.ndarray, level_ridge: float = 0.0) -> EffectSystem:
@@ -129,12 +124,52 @@ def effect_system(relevance: np.ndarray, weights: np.ndarray, level_ridge: float
 
 def solve_effects(system: EffectSystem, ridge: float) -> np.ndarray:
     """The effects of ``system`` with ``ridge``; NaN for models no task of it rated."""
+    _check_ridge(ridge)
+    right = _anchored(system.rhs, system.anchor_rhs, system.anchor_sum, system.anchor_count)
+    effects = np.linalg.solve(system.matrix + ridge * np.eye(len(right)), right)
+    return np.where(system.rated > 0, effects, np.nan)
+
+
+class HeldOutEffects:
+    """The effects of all tasks but a few (each training dataset held out in turn), from one inverse
+    of the whole system. The held-out tasks' matrix ``B`` is zero outside the models they rated
+    (``S``), so by the Woodbury identity
+
+    ``(K - P B P^T)^-1 r = y + K^-1[:, S] B (I - K^-1[S, S] B)^-1 y[S]``, ``y = K^-1 r``,
+
+    with ``K`` the whole matrix plus the ridge: a system of ``|S|`` equations per held-out part
+    instead of one over every model."""
+
+    def __init__(self, relevance: np.ndarray, weights: np.ndarray, ridge: float, level_ridge: float = 0.0):
+        _check_ridge(ridge)
+        self.relevance, self.weights, self.level_ridge = relevance, weights, level_ridge
+        self.whole = effect_system(relevance, weights, level_ridge)
+        self.inverse = np.linalg.inv(self.whole.matrix + ridge * np.eye(len(self.whole.rhs)))
+
+    def without(self, tasks: np.ndarray) -> np.ndarray:
+        """``model_effects`` of every task but ``tasks`` (a boolean mask or indices)."""
+        block = np.flatnonzero((~np.isnan(self.relevance[tasks])).any(axis=0))
+        part = effect_system(self.relevance[tasks][:, block], self.weights[tasks], self.level_ridge)
+        whole = self.whole
+        rhs, anchor_rhs, rated = whole.rhs.copy(), whole.anchor_rhs.copy(), whole.rated.copy()
+        rhs[block] -= part.rhs
+        anchor_rhs[block] -= part.anchor_rhs
+        rated[block] -= part.rated
+        y = self.inverse @ _anchored(rhs, anchor_rhs, whole.anchor_sum - part.anchor_sum,
+                                     whole.anchor_count - part.anchor_count)
+        inner = np.eye(len(block)) - self.inverse[np.ix_(block, block)] @ part.matrix
+        effects = y + self.inverse[:, block] @ (part.matrix @ np.linalg.solve(inner, y[block]))
+        return np.where(rated > 0, effects, np.nan)
+
+
+def _check_ridge(ridge: float) -> None:
     if not ridge > 0:
         raise ConfigError(f"model effects: ridge must be > 0, got {ridge!r}")
-    anchor = system.anchor_sum / system.anchor_count if system.anchor_count > 0 else 0.0
-    rhs = system.rhs - anchor * system.anchor_rhs
-    effects = np.linalg.solve(system.matrix + ridge * np.eye(len(rhs)), rhs)
-    return np.where(system.rated > 0, effects, np.nan)
+
+
+def _anchored(rhs: np.ndarray, anchor_rhs: np.ndarray, anchor_sum: float, anchor_count: float) -> np.ndarray:
+    """The right-hand side ``rhs - a * anchor_rhs`` with the anchor ``a`` of those sums (``EffectSystem``)."""
+    return rhs - (anchor_sum / anchor_count if anchor_count > 0 else 0.0) * anchor_rhs
 
 
 def leaderboard_scores(data: TrainingSet, prior_tasks: float) -> np.ndarray:

@@ -51,10 +51,9 @@ from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
 from medicalrec.recommenders.best_mean_relevance import (
     EFFECT_UNITS,
-    effect_system,
+    HeldOutEffects,
     in_effect_units,
     model_effects,
-    solve_effects,
     task_relevance,
     within_task_gains,
 )
@@ -637,15 +636,14 @@ class _TaskExamples:
         effects = self.config.prior == "effects"
         if effects:
             weights = dataset_weights(datasets, self.config.dataset_weight_power)
-            whole = effect_system(self.effect_relevance[rows], weights, self.config.level_ridge)
+            held_out = HeldOutEffects(self.effect_relevance[rows], weights, self.config.effect_ridge,
+                                      self.config.level_ridge)
         for dataset in np.unique(datasets):
             own = datasets == dataset
             if own.all():
                 continue
             if effects:
-                rest = whole - effect_system(self.effect_relevance[rows[own]], weights[own], self.config.level_ridge)
-                filled = cold_start_effects(solve_effects(rest, self.config.effect_ridge), self.levels,
-                                            self.config.cold_start_pseudo_models)
+                filled = cold_start_effects(held_out.without(own), self.levels, self.config.cold_start_pseudo_models)
                 base = _unrated_last(unit_scaled(filled))
             else:
                 base = self.base(rows[~own])

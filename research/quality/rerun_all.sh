@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces every number in REPORT.md on ONE core (~13 min). Per-task results -> results/<variant>__<protocol>[__cold].csv
+# Reproduces every number in REPORT.md on ONE core (~13 min, plus ~5 for section 9). Per-task results -> results/<variant>__<protocol>[__cold].csv
 set -e
 export OMP_NUM_THREADS=1
 cd "$(dirname "$0")"
