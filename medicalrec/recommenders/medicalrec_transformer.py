@@ -521,7 +521,12 @@ def effects_prior(relevance: np.ndarray, weights: np.ndarray, ridge: float, leve
     penalty and context bonus mean the same for both priors). Without levels a never-rated
     candidate is NaN. A filled value is a mean of rated effects shrunk toward 0, the average model,
     so it lies within the rated effects' range whenever 0 does, and filling leaves the rated scale as is."""
-    return unit_scaled(cold_start_effects(model_effects(relevance, weights, ridge, level_ridge), levels, pseudo_models))
+    return prior_from_effects(model_effects(relevance, weights, ridge, level_ridge), levels, pseudo_models)
+
+
+def prior_from_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_models: float) -> np.ndarray:
+    """``effects_prior`` from effects already fitted (the held-out-dataset fits of ``HeldOutEffects``)."""
+    return unit_scaled(cold_start_effects(effects, levels, pseudo_models))
 
 
 def cold_start_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_models: float) -> np.ndarray:
@@ -643,8 +648,8 @@ class _TaskExamples:
             if own.all():
                 continue
             if effects:
-                filled = cold_start_effects(held_out.without(own), self.levels, self.config.cold_start_pseudo_models)
-                base = _unrated_last(unit_scaled(filled))
+                base = _unrated_last(prior_from_effects(held_out.without(own), self.levels,
+                                                        self.config.cold_start_pseudo_models))
             else:
                 base = self.base(rows[~own])
             prior[own] = base

@@ -181,10 +181,11 @@ class Blend(GlobalViews):
 
 
 def group_effects(R: np.ndarray, groups: np.ndarray, lam: float, lam_group: float,
-                  iters: int = 3000) -> tuple[np.ndarray, dict]:
-    """R[t, m] = level[t] + effect[m] + inter[m, group(t)], ridges lam and lam_group, alternating means.
-    Returns (effect [M], {group: inter [M]}); NaN effect = never rated. (Each model is its own class.)"""
-    return class_group_effects(R, groups, np.arange(R.shape[1]), lam, lam_group, iters)
+                  iters: int = 3000, mu: float = 0.0) -> tuple[np.ndarray, dict]:
+    """R[t, m] = level[t] + effect[m] + inter[m, group(t)], ridges lam and lam_group (and the level ridge mu, as
+    ``pair_weighted_effects``), alternating means. Returns (effect [M], {group: inter [M]}); NaN effect = never
+    rated. (Each model is its own class.)"""
+    return class_group_effects(R, groups, np.arange(R.shape[1]), lam, lam_group, iters, mu)
 
 
 class GroupEffects:
@@ -298,21 +299,23 @@ class GroupPriorEffects(GlobalViews):
 
 
 def class_group_effects(R: np.ndarray, groups: np.ndarray, classes: np.ndarray, lam: float, lam_group: float,
-                        iters: int = 3000) -> tuple[np.ndarray, dict]:
+                        iters: int = 3000, mu: float = 0.0) -> tuple[np.ndarray, dict]:
     """R[t, m] = level[t] + effect[m] + inter[class(m), group(t)]: like ``group_effects`` but the deviation is
     shared by a class of models (e.g. pathology-pretrained encoders on pathology tasks), so it is estimated from
-    every task where that class competed with others. Returns (effect [M], {group: inter [M]})."""
+    every task where that class competed with others. ``mu``: the level ridge of ``pair_weighted_effects``.
+    Returns (effect [M], {group: inter [M]})."""
     rated = ~np.isnan(R)
     Rz = np.where(rated, R, 0.0)
     keys = [g for g in dict.fromkeys(groups) if isinstance(g, str)]
     member = {g: groups == g for g in keys}
     n_classes = int(classes.max()) + 1
     n_t = rated.sum(1)
+    anchor = Rz.sum() / rated.sum()
     eff = np.zeros(R.shape[1])
     inter = np.zeros_like(R)
     per_group = {g: np.zeros(R.shape[1]) for g in keys}
     for _ in range(iters):
-        level = np.where(rated, Rz - eff - inter, 0.0).sum(1) / np.maximum(n_t, 1)
+        level = (np.where(rated, Rz - eff - inter, 0.0).sum(1) + mu * anchor) / np.maximum(n_t + mu, 1)
         new = np.where(rated, Rz - level[:, None] - inter, 0.0).sum(0) / (rated.sum(0) + lam)
         resid = np.where(rated, Rz - level[:, None] - new, 0.0)
         for g, rows in member.items():
@@ -572,37 +575,11 @@ class GroupWeightedEffects(GlobalViews):
         return self
 
 
-def interaction_effects(R: np.ndarray, groups: np.ndarray, lam: float, lam_group: float, mu: float,
-                        iters: int = 5000) -> np.ndarray:
-    """[M] effects of R[t, m] = level[t] + effect[m] + inter[m, group(t)], least squares with ridges ``lam`` (effect),
-    ``lam_group`` (each model x group deviation) and the level ridge ``mu`` (as ``pair_weighted_effects``), by
-    alternating means. A new task's group is new, so it is scored by the effect alone: evidence a model earned on
-    many tasks of one group counts about once, as much as that group agrees with the others."""
-    rated = ~np.isnan(R)
-    Rz = np.where(rated, R, 0.0)
-    _, codes = np.unique(groups.astype(str), return_inverse=True)
-    member = np.eye(codes.max() + 1)[codes].T  # [G, T]
-    n_gm = member @ rated  # [G, M]
-    n_t = rated.sum(1)
-    anchor = Rz.sum() / rated.sum()
-    eff = np.zeros(R.shape[1])
-    inter = np.zeros_like(n_gm)
-    for _ in range(iters):
-        per_pair = inter[codes]
-        level = np.where(n_t > 0, (np.where(rated, Rz - eff - per_pair, 0.0).sum(1) + mu * anchor)
-                         / np.maximum(n_t + mu, 1e-12), 0.0)
-        new = np.where(rated, Rz - level[:, None] - per_pair, 0.0).sum(0) / (rated.sum(0) + lam)
-        inter = (member @ np.where(rated, Rz - level[:, None] - new, 0.0)) / (n_gm + lam_group)
-        if np.max(np.abs(new - eff)) < 1e-10:
-            eff = new
-            break
-        eff = new
-    return np.where(rated.any(0), eff, np.nan)
-
-
 class InteractionEffects(GlobalViews):
     """Effects in arcsin(sqrt) units with the level ridge ``mu`` and a shrunk model x dataset (or source)
-    deviation absorbed in training (``interaction_effects``), catalogue cold start (k 3)."""
+    deviation absorbed in training (``group_effects``), catalogue cold start (k 3). A new task's group is new, so
+    it is scored by the effect alone: evidence a model earned on many tasks of one group counts about once, as
+    much as that group agrees with the others."""
 
     def __init__(self, lam=2.0, k=3.0, mu=0.5, keys=("dataset", "ref"), lam_groups=(1.0, 3.0, 10.0)):
         self.lam, self.k, self.mu, self.keys, self.lam_groups = lam, k, mu, keys, lam_groups
@@ -614,7 +591,7 @@ class InteractionEffects(GlobalViews):
         for key in self.keys:
             groups = D.tasks[key].astype(str).to_numpy()[train]
             for lg in self.lam_groups:
-                self.s[f"{key} lg={lg}"] = cold(interaction_effects(R, groups, self.lam, lg, self.mu))
+                self.s[f"{key} lg={lg}"] = cold(group_effects(R, groups, self.lam, lg, 5000, self.mu)[0])
         return self
 
 

@@ -24,18 +24,24 @@ def medicalrec_per_task(records, params: dict) -> pd.DataFrame:
     return per_task(records, "medicalrec", params, workers=1)
 
 
+def distinct_per_candidate(data, column, field: str, n_models: int) -> np.ndarray:
+    """``[n_models]``: how many distinct values of ``field`` the training records that rated each candidate have."""
+    rated = data.records[C.RELEVANCE].notna().to_numpy()
+    values = data.records[field].astype(str).to_numpy()[rated]
+    columns = column[data.record_model[rated]]
+    counts = np.zeros(n_models)
+    for m in np.unique(columns):
+        counts[m] = len(np.unique(values[columns == m]))
+    return counts
+
+
 def spare_broad_candidates(min_modalities: int) -> None:
     """Make the package's context table count candidates rated on >= ``min_modalities`` modalities as generalists
     (in this process only)."""
     original = transformer._context_support
 
     def support(encoder, data, column, generalist, bonus):
-        rated = data.records[C.RELEVANCE].notna().to_numpy()
-        modality = data.records[C.MODALITY].astype(str).to_numpy()[rated]
-        columns = column[data.record_model[rated]]
-        breadth = np.zeros(len(generalist))
-        for m in np.unique(columns):
-            breadth[m] = len(np.unique(modality[columns == m]))
+        breadth = distinct_per_candidate(data, column, C.MODALITY, len(generalist))
         return original(encoder, data, column, breadth >= min_modalities, bonus)
 
     transformer._context_support = support
@@ -51,12 +57,7 @@ def scale_bonus_by_evidence(pseudo_datasets: float) -> None:
         position, table = original(encoder, data, column, generalist, bonus)
         if position < 0:
             return position, table
-        rated = data.records[C.RELEVANCE].notna().to_numpy()
-        datasets = data.records[C.DATASET].astype(str).to_numpy()[rated]
-        columns = column[data.record_model[rated]]
-        evidence = np.zeros(table.shape[1])
-        for m in np.unique(columns):
-            evidence[m] = len(np.unique(datasets[columns == m]))
+        evidence = distinct_per_candidate(data, column, C.DATASET, table.shape[1])
         partial = bonus * evidence / (evidence + pseudo_datasets)
         values = table[FIRST_VALUE_TOKEN:]
         table[FIRST_VALUE_TOKEN:] = np.where(values > 0, values, partial[None, :])
