@@ -418,8 +418,13 @@ def _progress(label: str, stack):
               help="MLflow experiment of the parent run (under `mlflow run`: the launcher's run and experiment).")
 @click.option("--transformer-params", default="{}", show_default=True,
               help='JSON overrides of the transformer\'s parameters, e.g. \'{"max_epochs": 10}\'.')
+@click.option("--candidates", "candidates_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Text file of your own candidate names to rank beside the corpus and catalogue models, one "
+                   "per line (e.g. 'ConvNeXt-T (fine-tune)'). Each is placed by its catalogue row or what its "
+                   "name says (architecture, adaptation) among the rated models of that kind; a name that "
+                   "says nothing readable ranks as the average model.")
 def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, group_by, metric, model_name, register,
-          experiment, transformer_params):
+          experiment, transformer_params, candidates_file):
     """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),
     export the best transformer to ONNX and register it. Same parameters as `mlflow run . -e train`;
     with --no-register, `mlflow run . -e evaluate`."""
@@ -435,6 +440,8 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, gr
         overrides = json.loads(transformer_params)
     except json.JSONDecodeError as error:
         raise ConfigError(f"--transformer-params is not JSON: {error}") from None
+    if candidates_file is not None:
+        overrides = _with_candidates(overrides, candidates_file)
     _configure_tracking()
     config = TrainConfig(data=data, protocol=protocol, modes=modes, recommenders=recommenders, seed=seed,
                          metric=metric, folds=folds, repeats=repeats, group_by=group_by, model_name=model_name,
@@ -460,6 +467,21 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, gr
         click.echo("compared only (--no-register): nothing registered")
     else:
         click.echo("no transformer among the recommenders: compared only, nothing registered")
+
+
+def _with_candidates(overrides: dict, path: str) -> dict:
+    """The transformer's overrides with the names of ``path`` as its extra candidates; says on stderr
+    how each name was read."""
+    from medicalrec.catalogue import Catalogue, read_names
+    from medicalrec.errors import ConfigError
+
+    if "candidates" in overrides:
+        raise ConfigError("candidates given twice: in --candidates and in --transformer-params; keep one")
+    names = read_names(path)
+    catalogue = Catalogue.load()
+    for name in names:
+        click.echo(f"candidate {name!r}: {catalogue.how_read(name)}", err=True)
+    return {**overrides, "candidates": names}
 
 
 @main.command()

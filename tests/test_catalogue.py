@@ -288,3 +288,21 @@ def test_runtime_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_candidate_names_file_keeps_names_whole_and_once(tmp_path):
+    """One name per line: commas stay inside a name, comments and blank lines go, repeats count once."""
+    from medicalrec.catalogue import read_names
+
+    path = tmp_path / "names.txt"
+    path.write_text("# ours\nResNet-50 (supervised, init unstated)\n\n  ConvNeXt-T (fine-tune)  \nResNet-50 (supervised, init unstated)\n")
+    assert read_names(path) == ["ResNet-50 (supervised, init unstated)", "ConvNeXt-T (fine-tune)"]
+
+
+def test_how_a_candidate_name_was_read():
+    catalogue = Catalogue.load()
+    reviewed = next(iter(catalogue)).model
+    assert catalogue.how_read(reviewed) == "in the reviewed catalogue"
+    assert catalogue.how_read("ConvNeXt-T (fine-tune)") == \
+        "read from its name: architecture ConvNeXt-T, family CNN, adaptation fine-tune"
+    assert catalogue.how_read("our lab net v3") == "not readable from its name: every attribute unknown"

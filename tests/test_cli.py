@@ -83,6 +83,24 @@ def test_train_and_evaluate_share_validation_before_any_work(tmp_path, monkeypat
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_train_refuses_a_bad_candidates_file_before_any_work(tmp_path, monkeypatch):
+    """--candidates: a missing file, a file of only comments, or names given twice (also in
+    --transformer-params) exit 2 with one line naming the problem, and no store is made."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    comments = tmp_path / "comments.txt"
+    comments.write_text("# nothing yet\n\n")
+    names = tmp_path / "names.txt"
+    names.write_text("ConvNeXt-T (fine-tune)\n")
+    for args, fragment in [(("--candidates", str(tmp_path / "absent.txt")), "absent.txt"),
+                           (("--candidates", str(comments)), "holds no candidate names"),
+                           (("--candidates", str(names), "--transformer-params", '{"candidates": ["x"]}'),
+                            "candidates given twice")]:
+        result = run("train", *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_entry_point_shim_translates_mlproject_parameters():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "entrypoints"))
     try:

@@ -310,9 +310,11 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     experiment_id = client.create_experiment("launched", artifact_location=(tmp_path / "mlartifacts").as_uri())
     launcher = client.create_run(experiment_id)
     client.log_param(launcher.info.run_id, "seed", "0")  # mlflow run logs the entry point's parameters first
+    own = tmp_path / "candidates.txt"
+    own.write_text("# our two candidates\nConvNeXt-T (fine-tune)\n\nour lab net v3\n")
     good = subprocess.run(
         [sys.executable, script, "--modes", "II,III", "--recommenders", "medicalrec", "--folds", "2",
-         "--model-name", "scripted", "--transformer-params", json.dumps(TINY)],
+         "--model-name", "scripted", "--transformer-params", json.dumps(TINY), "--candidates", str(own)],
         capture_output=True, text=True, env={**env, "MLFLOW_RUN_ID": launcher.info.run_id,
                                              "MLFLOW_EXPERIMENT_ID": experiment_id},
         cwd=tmp_path, timeout=600,
@@ -326,6 +328,32 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     assert parent.info.run_name.startswith("train public task dataset-2fold 20")  # renamed from MLflow's random name
     version = client.get_model_version("scripted", "1")
     assert version.tags["mode"] == parent.data.tags["selected_mode"]
+
+    # the user's own candidates: how each name was read, then ranked by the registered ONNX model
+    assert "candidate 'ConvNeXt-T (fine-tune)': read from its name: architecture ConvNeXt-T" in good.stderr
+    assert "candidate 'our lab net v3': not readable from its name" in good.stderr
+    from medicalrec.bench.tasks import task_queries
+    from medicalrec.serving.bundle import resolve_bundle
+    from medicalrec.serving.scorer import Scorer
+
+    import mlflow
+
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()  # other tests of the module set their store
+    mlflow.set_tracking_uri(_store(tmp_path))
+    mlflow.set_registry_uri(_store(tmp_path))
+    try:
+        bundle = resolve_bundle("models:/scripted/1")
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+    assert {"ConvNeXt-T (fine-tune)", "our lab net v3"} <= set(bundle.models)
+    assert bundle.metadata["parity_max_abs_diff"] <= 1e-4  # the export checked every candidate against torch
+    from medicalrec.bench.loading import load_bench
+    from medicalrec.bench.defaults import resolve_data
+
+    ranked = Scorer(bundle, device="cpu").rank(task_queries(load_bench(resolve_data(None)).frame).head(3), top_k=None)
+    own_rows = ranked[ranked[C.MODEL].isin(["ConvNeXt-T (fine-tune)", "our lab net v3"])]
+    assert len(own_rows) == 6 and np.isfinite(own_rows[C.SCORE]).all()
 
 
 def test_nightly_score_entry_point_writes_recommendations_and_logs_the_run(trained, production, client, tmp_path):

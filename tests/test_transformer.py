@@ -276,6 +276,47 @@ def test_a_candidate_never_seen_in_training_gets_a_finite_score_and_a_stable_ran
         assert (model.base_[index] == -1.0).all() and (model.base_[rated] >= 0).all()
 
 
+def test_a_users_own_candidate_names_are_scored_from_what_their_names_say(records, fitted, tmp_path):
+    """Names in neither the corpus nor the catalogue (``candidates``): a name the parser cannot read
+    is the average model (effect 0 on the prior's scale) and the rated models keep their prior; two
+    names read alike score alike, also with the learned adjustment on; scores are finite, ranks
+    repeat, and a saved model keeps them."""
+    unreadable, convnext, convnext_224 = "our lab net v3", "ConvNeXt-T (fine-tune)", "ConvNeXt-T (fine-tune, 224 px)"
+    prior_only = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, context_bonus=0.0, catalogue_candidates=False,
+                                       candidates=[unreadable, convnext]).fit(records, "III")
+    assert sorted(prior_only.models_) == sorted(set(records[C.MODEL]) | {unreadable, convnext})
+    data = TrainingSet.build(records)
+    effects = model_effects(in_effect_units(task_relevance(data), "asin"), np.ones(len(data.task_ids)), 2.0,
+                            TransformerConfig().level_ridge)
+    average = (0.0 - effects.min()) / (effects.max() - effects.min())
+    assert prior_only.base_[prior_only.models_.index(unreadable)] == pytest.approx(average, abs=1e-12)
+    without = MedicalRecTransformer(seed=0, max_epochs=0, inner_folds=0, context_bonus=0.0,
+                                    catalogue_candidates=False).fit(records, "III")
+    rated = [prior_only.models_.index(m) for m in without.models_]
+    np.testing.assert_allclose(prior_only.base_[rated], without.base_, rtol=0, atol=1e-12)  # rated: their prior
+
+    model = MedicalRecTransformer(seed=3, candidates=(unreadable, convnext, convnext_224), **FAST).fit(records, "IV")
+    assert model.delta_on_
+    scores = model.score(records.head(5))
+    own = [model.models_.index(n) for n in (unreadable, convnext, convnext_224)]
+    assert np.isfinite(scores[:, own]).all() and (scores[:, own] > 0).all()
+    np.testing.assert_array_equal(scores[:, own[1]], scores[:, own[2]])  # same attribute tokens, both ids [UNK]
+    assert not np.allclose(scores[:, own[0]], scores[:, own[1]])
+    np.testing.assert_array_equal(model.score(records.head(5)), scores)
+    model.save(tmp_path / "own")
+    loaded = Recommender.load(tmp_path / "own")
+    assert loaded.config.candidates == (unreadable, convnext, convnext_224)
+    np.testing.assert_array_equal(loaded.score(records.head(5)), scores)
+
+
+@pytest.mark.parametrize("bad, says", [("ResNet-50 (fine-tune)", "list of model names"),
+                                       (["ok", ""], r"candidates\[1\]"), ([" padded"], r"candidates\[0\]"),
+                                       ([7], r"candidates\[0\]")])
+def test_bad_candidate_names_are_refused_with_their_position(bad, says):
+    with pytest.raises(ConfigError, match=says):
+        MedicalRecTransformer(candidates=bad)
+
+
 def test_single_model_tasks_train_and_score():
     rows = pd.DataFrame({
         C.REF: ["r1", "r2", "r3"], C.TASK: ["t", "t", "t"], C.DOMAIN: ["Skin cancer", "Wound", "MRI"],

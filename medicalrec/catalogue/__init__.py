@@ -7,7 +7,7 @@ that sees opaque names. ``Catalogue.load().attributes(name)`` gives the reviewed
 No torch at runtime: costs were computed at build time by ``scripts/build_model_catalogue.py``.
 """
 
-from .catalogue import CSV_COLUMNS, Catalogue, format_row, parse_row, read_catalogue
+from .catalogue import CSV_COLUMNS, Catalogue, format_row, parse_row, read_catalogue, read_names
 from .parser import (
     ADAPTATIONS,
     FAMILIES,
@@ -32,5 +32,6 @@ __all__ = [
     "parse_model_name",
     "parse_row",
     "read_catalogue",
+    "read_names",
     "size_class_of",
 ]

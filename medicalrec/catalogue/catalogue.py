@@ -99,6 +99,18 @@ class Catalogue:
         """Whether ``name`` has a reviewed row (rather than a parser guess)."""
         return name in self._rows
 
+    def how_read(self, name: str) -> str:
+        """How a candidate's attributes were found, for the user who named it: reviewed, read from
+        the name (with what was read), or not readable (every attribute unknown)."""
+        if self.is_reviewed(name):
+            return "in the reviewed catalogue"
+        attrs = parse_model_name(name)
+        known = [f"{field} {getattr(attrs, field)}" for field in ("architecture", "family", "adaptation", "pretraining")
+                 if getattr(attrs, field) not in (UNK, "unknown")]
+        if not known:
+            return "not readable from its name: every attribute unknown"
+        return "read from its name: " + ", ".join(known)
+
     def costs(self, names) -> dict[str, list[float | None]]:
         """``{name: [params_m, gflops, trained_params_m]}`` for ``names``, None where unknown: the
         cost columns a scoring bundle carries (only reviewed rows: a parser guess has no cost)."""
@@ -119,3 +131,18 @@ class Catalogue:
 
     def __iter__(self) -> Iterator[ModelAttributes]:
         return iter(self._rows[n] for n in sorted(self._rows))
+
+
+def read_names(path: Union[str, Path]) -> list[str]:
+    """Model names from a text file, one per line (names hold commas, so no CSV); blank lines and
+    lines starting with ``#`` are skipped, surrounding spaces dropped, repeats kept once."""
+    from medicalrec.errors import ConfigError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read candidate names from {path}: {error}") from None
+    names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not names:
+        raise ConfigError(f"{path} holds no candidate names (one per line; # starts a comment)")
+    return list(dict.fromkeys(names))

@@ -110,6 +110,10 @@ class TransformerConfig:
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
+    # Names to rank besides those (a user's own configurations, e.g. "ConvNeXt-T (fine-tune)"): the
+    # catalogue's reviewed row, else what the name parser reads, places each by item cold start; a
+    # name the parser cannot read at all ranks as the average model.
+    candidates: tuple[str, ...] = ()
     # Candidates that training saw rated on a task of the query's context (its modality, or its
     # domain in modes without modality) rank above those never rated in that context: a global
     # ranking otherwise puts a niche's winners (e.g. pathology encoders) first for any task.
@@ -154,6 +158,13 @@ class TransformerConfig:
             raise ConfigError("medicalrec: attribute_prior needs prior='gains'")
         if not self.cold_start_pseudo_models > 0:
             raise ConfigError(f"medicalrec: cold_start_pseudo_models must be > 0, got {self.cold_start_pseudo_models}")
+        if isinstance(self.candidates, str):
+            raise ConfigError(f"medicalrec: candidates must be a list of model names, got the string {self.candidates!r}")
+        for position, name in enumerate(self.candidates):
+            if not isinstance(name, str) or not name.strip() or name != name.strip():
+                raise ConfigError(f"medicalrec: candidates[{position}] must be a model name without surrounding "
+                                  f"spaces, got {name!r}")
+        self.candidates = tuple(self.candidates)
 
     @property
     def reads_attribute_groups(self) -> bool:
@@ -291,7 +302,7 @@ class MedicalRecTransformer(Recommender):
         started = time.perf_counter()
         config = self.config
         trained_models = list(self.models_)
-        self.models_ = _candidates(trained_models, config.catalogue_candidates)
+        self.models_ = _candidates(trained_models, config.catalogue_candidates, config.candidates)
         column = np.array([self.models_.index(m) for m in trained_models])
         self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
         self.ids_[column] = np.arange(1, len(trained_models) + 1)
@@ -419,13 +430,14 @@ class MedicalRecTransformer(Recommender):
 
 # --- candidates and their attributes --------------------------------------------------------------
 
-def _candidates(trained: list[str], with_catalogue: bool) -> list[str]:
-    """Candidates by name: the trained models, plus every catalogue model when asked."""
-    if not with_catalogue:
-        return sorted(trained)
-    from medicalrec.catalogue import Catalogue
+def _candidates(trained: list[str], with_catalogue: bool, extra: tuple[str, ...] = ()) -> list[str]:
+    """Candidates by name: the trained models and ``extra``, plus every catalogue model when asked."""
+    names = set(trained) | set(extra)
+    if with_catalogue:
+        from medicalrec.catalogue import Catalogue
 
-    return sorted(set(trained) | set(Catalogue.load().names()))
+        names |= set(Catalogue.load().names())
+    return sorted(names)
 
 
 def _attribute_codes(models: list[str]) -> tuple[np.ndarray, list[int]]:
