@@ -25,6 +25,9 @@ HEIGHT = "height"
 CHANNELS = "channels"
 N_CLASSES = "n_classes"
 AUGMENTATION = "augmentation"
+# The first of these a feature mode has is a query's context: the transformer's context term ranks
+# the models rated in the query's context first.
+CONTEXT_FEATURES = (MODALITY, DOMAIN)
 
 # Reported performance (fractions in [0, 1]).
 ACCURACY = "accuracy"

@@ -123,3 +123,28 @@ def test_no_note_when_every_task_has_a_feature(scoring_bundle, tmp_path):
     summary = score_file(bundle, source, tmp_path / "recs.csv", top_k=2)
     assert not [note for note in summary.notes if "every feature" in note]
     assert pd.read_csv(tmp_path / "recs.csv")[C.DISTANCE].notna().all()
+
+
+def test_category_values_training_never_saw_get_a_note_naming_them(scoring_bundle, tmp_path):
+    """A modality or domain outside the model's vocabulary is read as unknown: the summary says which
+    values, how many tasks, and what that costs; the same known value in other case and spacing is
+    no note. Such tasks have confidence low."""
+    _, bundle, _ = scoring_bundle
+    known = bundle.encoder.vocabularies[C.MODALITY][0]
+    rows = [{**GOOD, C.TASK_ID: "t1", C.MODALITY: "Chest radiograph", C.DOMAIN: None},
+            {**GOOD, C.TASK_ID: "t2", C.MODALITY: "Chest radiograph", C.DOMAIN: None},
+            {**GOOD, C.TASK_ID: "t3", C.MODALITY: "  " + known.upper() + " ", C.DOMAIN: "Chest disease"},
+            {**GOOD, C.TASK_ID: "t4", C.MODALITY: known, C.DOMAIN: None}]
+    source = _tasks(tmp_path / "tasks.csv", rows)
+    summary = score_file(bundle, source, tmp_path / "recs.csv", top_k=2)
+    unseen = [note for note in summary.notes if "training never saw" in note]
+    assert unseen == [
+        "1 task(s) have a domain training never saw: 'Chest disease' (1); read as unknown, so they rank as if no "
+        "domain were given (confidence low). Use a domain of the training data where one fits (medicalrec bench "
+        "describe --top 100 lists them)",
+        "2 task(s) have a modality training never saw: 'Chest radiograph' (2); read as unknown, so models rated in "
+        "the modality you mean do not come first (confidence low). Use a modality of the training data where one "
+        "fits (medicalrec bench describe --top 100 lists them)",
+    ]
+    confidence = pd.read_csv(tmp_path / "recs.csv").groupby(C.TASK_ID)[C.CONFIDENCE].first()
+    assert (confidence[["t1", "t2", "t3"]] == "low").all()

@@ -469,7 +469,6 @@ def _levels(codes: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-CONTEXT_FEATURES = (C.MODALITY, C.DOMAIN)  # the first the mode has is a query's context
 # Catalogue pretraining of specialists: models that learnt one medical domain (context_generalists).
 SPECIALIST_PRETRAINING = ("pathology", "medical", "radiology")
 
@@ -491,7 +490,7 @@ def _context_support(encoder, data: TrainingSet, column: np.ndarray, generalist:
     from medicalrec.features import FIRST_VALUE_TOKEN
 
     n_models = len(generalist)
-    names = [f for f in CONTEXT_FEATURES if f in encoder.features]
+    names = [f for f in C.CONTEXT_FEATURES if f in encoder.features]
     if not names or bonus == 0:
         return -1, np.zeros((1, n_models))
     position = list(encoder.features).index(names[0])

@@ -30,7 +30,7 @@ from medicalrec.serving.bundle import Bundle, resolve_bundle
 from medicalrec.serving.tradeoff import Limits
 from medicalrec.atomic import atomic_outputs, remove_quietly, temp_owner
 from medicalrec.serving.files import RejectsWriter, TableWriter, file_sha256
-from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, FeaturelessTasks, Scorer, check_top_k,
+from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, InputNotes, Scorer, check_top_k,
                                        evidence_layout, evidence_path_for, output_schema)
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -334,7 +334,7 @@ def score_file(
         summary.notes.append(f"cost limits: {n_candidates} of {scorer.n_models} candidate models qualify")
     summary.rejects_path = None if rejects_path is None else str(rejects_path)
     summary.evidence_path = None if evidence_path is None else str(evidence_path)
-    featureless = FeaturelessTasks(scorer.encoder.features)
+    input_notes = InputNotes(scorer.encoder.features, scorer.encoder.vocabularies)
     validator = _Validator(str(input_path), list(scorer.encoder.features), skip)
     columns = C.OUTPUT_COLUMNS if evidence_path is None else C.RANKED_COLUMNS
     with atomic_outputs(output_path, rejects_path, evidence_path) as (temp, rejects_temp, evidence_temp), \
@@ -360,14 +360,14 @@ def score_file(
                 writer.write(table)
                 if side is not None:
                     side.write(per_task)
-                featureless.add(chunk.frame, chunk.ids)
+                input_notes.add(chunk.frame, chunk.ids)
                 summary.rows_scored += len(chunk.frame)
                 summary.output_rows += table.num_rows
             if progress is not None:
                 progress(summary.rows_read)
         if validator.headers is None or summary.rows_read == summary.rows_blank:
             raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
-    summary.notes += featureless.notes()
+    summary.notes += input_notes.notes()
     if evidence_path is None:
         _remove_stale_side_file(input_path, output_path, summary)
     if limits is not None and limits.within is not None and summary.rows_scored:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError, shown_value
+from medicalrec.features import category_codes
 from medicalrec.serving.bundle import INPUT_NAME, METADATA_FILE, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
 from medicalrec.serving.expectation import ExpectedPerformance
@@ -48,6 +49,7 @@ EVIDENCE_INLINE = "inline"
 EVIDENCE_SIDE = "side"
 EVIDENCE_LAYOUTS = (EVIDENCE_INLINE, EVIDENCE_SIDE)
 FEATURELESS_SHOWN = 3  # task ids named in the featureless-tasks note
+UNSEEN_SHOWN = 5  # unseen category values named in a note (the most frequent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,29 +281,50 @@ def _table(columns: dict, names: tuple[str, ...]):
     return pa.Table.from_arrays([columns[name] for name in names], schema=output_schema(dictionary=True, columns=names))
 
 
-class FeaturelessTasks:
-    """Counts the tasks of a run that have every feature of the model empty: nothing tells them apart
-    (each gets the same ranking) and there is no evidence for them (``distance`` empty). A chunk at a
-    time; keeps the count and the first few ids for one summary note."""
+class InputNotes:
+    """What the task descriptions of a run left the model blind to, for the summary, a chunk at a
+    time: tasks with every feature of the model empty (nothing tells them apart, no evidence), and
+    category values training never saw (read as unknown: such a task ranks without that feature,
+    and a domain or modality it does not know loses the in-context order of the list)."""
 
-    def __init__(self, features: list[str]):
+    def __init__(self, features: list[str], vocabularies: dict[str, list[str]]):
         self.features = list(features)
+        self.vocabularies = {f: vocabularies[f] for f in self.features if f in vocabularies}
         self.count = 0
         self.ids: list[str] = []
+        self.unseen: dict[str, dict[str, int]] = {f: {} for f in self.vocabularies}
+        self.context = next((f for f in C.CONTEXT_FEATURES if f in self.features), None)
 
     def add(self, frame: pd.DataFrame, ids: np.ndarray) -> None:
         present = [f for f in self.features if f in frame]
         empty = frame[present].isna().all(axis=1).to_numpy() if present else np.ones(len(frame), dtype=bool)
         self.count += int(empty.sum())
         self.ids += [str(i) for i in np.asarray(ids, dtype=object)[empty][:FEATURELESS_SHOWN - len(self.ids)]]
+        for feature, vocabulary in self.vocabularies.items():
+            if feature in frame:
+                codes, missing = category_codes(frame[feature], vocabulary)
+                for value, n in frame[feature][(codes < 0) & ~missing].astype(str).value_counts().items():
+                    self.unseen[feature][value] = self.unseen[feature].get(value, 0) + int(n)
 
     def notes(self) -> list[str]:
-        """One note when there were such tasks, else none."""
-        if not self.count:
-            return []
-        shown = ", ".join(repr(i) for i in self.ids) + (", ..." if self.count > len(self.ids) else "")
-        return [f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the same "
-                "ranking, with no evidence (distance empty, confidence low); fill in what is known about them"]
+        """One note for featureless tasks and one per feature with unseen values, when there are any."""
+        notes = []
+        if self.count:
+            shown = ", ".join(repr(i) for i in self.ids) + (", ..." if self.count > len(self.ids) else "")
+            notes.append(f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the "
+                         "same ranking, with no evidence (distance empty, confidence low); fill in what is known "
+                         "about them")
+        for feature, values in self.unseen.items():
+            if values:
+                common = sorted(values.items(), key=lambda item: (-item[1], item[0]))
+                shown = ", ".join(f"{shown_value(v)} ({n})" for v, n in common[:UNSEEN_SHOWN])
+                more = f" and {len(common) - UNSEEN_SHOWN} more" if len(common) > UNSEEN_SHOWN else ""
+                effect = (f"models rated in the {feature} you mean do not come first" if feature == self.context
+                          else f"they rank as if no {feature} were given")
+                notes.append(f"{sum(values.values())} task(s) have a {feature} training never saw: {shown}{more}; "
+                             f"read as unknown, so {effect} (confidence low). Use a {feature} of the training data "
+                             "where one fits (medicalrec bench describe --top 100 lists them)")
+        return notes
 
 
 @dataclass
