@@ -5,7 +5,7 @@ the corpus (attributes checked against each name's source, costs counted on real
 parser keeps the catalogue useful for a name the table has never seen (a new corpus, a user's own
 candidate) instead of failing. ``Catalogue.attributes`` always answers, in that order.
 
-Only the standard library is used: the runtime must not import torch to read a CSV.
+Only the standard library (and medicalrec's typed errors) is used: the runtime must not import torch to read a CSV.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import io
 from importlib import resources
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Union
+
+from medicalrec.errors import ConfigError
 
 from .parser import CATEGORICAL_FIELDS, UNK, ModelAttributes, parse_model_name
 
@@ -136,8 +138,6 @@ class Catalogue:
 def read_names(path: Union[str, Path]) -> list[str]:
     """Model names from a text file, one per line (names hold commas, so no CSV); blank lines and
     lines starting with ``#`` are skipped, surrounding spaces dropped, repeats kept once."""
-    from medicalrec.errors import ConfigError
-
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
