@@ -5,6 +5,8 @@
                                                         # in context everywhere (from the training records)
     python research/quality/context_term.py evidence L  # outside its contexts a rated candidate gets the bonus
                                                         # times d / (d + L), d = datasets it was rated on
+    python research/quality/context_term.py modality    # a domain's context widened to every task of the
+                                                        # modalities its training tasks have
 """
 import sys
 
@@ -66,12 +68,36 @@ def scale_bonus_by_evidence(pseudo_datasets: float) -> None:
     transformer._context_support = support
 
 
+def widen_through_modality() -> None:
+    """In mode I the context is the domain (51 values, some of one dataset): count a candidate in the context of a
+    domain when training rated it on a task of any modality that domain's training tasks have (in this process
+    only). A held-out OrganMNIST task then credits models rated on other abdominal CT tasks too."""
+    original = transformer._context_support
+
+    def support(encoder, data, column, generalist, bonus):
+        position, table = original(encoder, data, column, generalist, bonus)
+        if position < 0 or encoder.features[position] != C.DOMAIN:
+            return position, table
+        rated = data.records[C.RELEVANCE].notna().to_numpy()
+        tokens = encoder.tokens(data.records)[rated, position]
+        modality = data.records[C.MODALITY].astype(str).to_numpy()[rated]
+        columns = column[data.record_model[rated]]
+        for token in np.unique(tokens[tokens >= FIRST_VALUE_TOKEN]):
+            table[token, columns[np.isin(modality, np.unique(modality[tokens == token]))]] = bonus
+        return position, table
+
+    transformer._context_support = support
+
+
 def main() -> None:
     records = load_bench(shipped_data_path()).frame
     if sys.argv[1] == "cost":
         diff = medicalrec_per_task(records, {}) - medicalrec_per_task(records, {"context_bonus": 0.0})
         pd.set_option("display.width", 250)
         print(diff[(diff != 0).any(axis=1)].sort_values("NDCG@5").round(4).to_string())
+    elif sys.argv[1] == "modality":
+        widen_through_modality()
+        print("domain context widened through modality", medicalrec_per_task(records, {}).mean().round(4).to_dict())
     elif sys.argv[1] == "evidence":
         scale_bonus_by_evidence(float(sys.argv[2]))
         print(f"evidence, {sys.argv[2]} pseudo-datasets", medicalrec_per_task(records, {}).mean().round(4).to_dict())
