@@ -420,9 +420,9 @@ def _progress(label: str, stack):
               help='JSON overrides of the transformer\'s parameters, e.g. \'{"max_epochs": 10}\'.')
 @click.option("--candidates", "candidates_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Text file of your own candidate names to rank beside the corpus and catalogue models, one "
-                   "per line (e.g. 'ConvNeXt-T (fine-tune)'). Each is placed by its catalogue row or what its "
-                   "name says (architecture, adaptation) among the rated models of that kind; a name that "
-                   "says nothing readable ranks as the average model.")
+                   "per line (e.g. 'ConvNeXt-T (fine-tune)'; lines starting with # are comments). Each is placed "
+                   "by its catalogue row or what its name says (architecture, adaptation) among the rated models "
+                   "of that kind; a name that says nothing readable ranks as the average model.")
 def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, group_by, metric, model_name, register,
           experiment, transformer_params, candidates_file):
     """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),
@@ -479,9 +479,19 @@ def _with_candidates(overrides: dict, path: str) -> dict:
         raise ConfigError("candidates given twice: in --candidates and in --transformer-params; keep one")
     names = read_names(path)
     catalogue = Catalogue.load()
+    known = {_spelling(n): n for n in catalogue.names()}
     for name in names:
         click.echo(f"candidate {name!r}: {catalogue.how_read(name)}", err=True)
+        if not catalogue.is_reviewed(name) and _spelling(name) in known:
+            click.echo(f"warning: {name!r} differs from the catalogue's {known[_spelling(name)]!r} only in case or "
+                       "spacing: it is ranked as a separate candidate; use the catalogue's spelling to mean that one",
+                       err=True)
     return {**overrides, "candidates": names}
+
+
+def _spelling(name: str) -> str:
+    """A name as case- and space-insensitive comparison sees it."""
+    return " ".join(name.split()).casefold()
 
 
 @main.command()

@@ -297,6 +297,10 @@ def test_candidate_names_file_keeps_names_whole_and_once(tmp_path):
     path = tmp_path / "names.txt"
     path.write_text("# ours\nResNet-50 (supervised, init unstated)\n\n  ConvNeXt-T (fine-tune)  \nResNet-50 (supervised, init unstated)\n")
     assert read_names(path) == ["ResNet-50 (supervised, init unstated)", "ConvNeXt-T (fine-tune)"]
+    path.write_bytes("\ufeffConvNeXt-T (fine-tune)\r\nour lab net v3\r\n".encode("utf-8"))  # as Notepad saves it
+    assert read_names(path) == ["ConvNeXt-T (fine-tune)", "our lab net v3"]
+    path.write_bytes("\ufeff# ours\r\nour lab net v3\r\n".encode("utf-8"))  # the comment line stays a comment
+    assert read_names(path) == ["our lab net v3"]
 
 
 def test_how_a_candidate_name_was_read():

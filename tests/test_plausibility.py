@@ -138,13 +138,35 @@ def test_category_values_training_never_saw_get_a_note_naming_them(scoring_bundl
     source = _tasks(tmp_path / "tasks.csv", rows)
     summary = score_file(bundle, source, tmp_path / "recs.csv", top_k=2)
     unseen = [note for note in summary.notes if "training never saw" in note]
+    n_domains, n_modalities = (len(bundle.encoder.vocabularies[f]) for f in (C.DOMAIN, C.MODALITY))
     assert unseen == [
-        "1 task(s) have a domain training never saw: 'Chest disease' (1); read as unknown, so they rank as if no "
-        "domain were given (confidence low). Use a domain of the training data where one fits (medicalrec bench "
-        "describe --top 100 lists them)",
-        "2 task(s) have a modality training never saw: 'Chest radiograph' (2); read as unknown, so models rated in "
-        "the modality you mean do not come first (confidence low). Use a modality of the training data where one "
-        "fits (medicalrec bench describe --top 100 lists them)",
+        f"1 task(s) have a domain training never saw: 'Chest disease' (1); read as unknown, so it tells the model "
+        f"nothing about them (confidence low). Use one of the model's {n_domains} known domain values where one fits "
+        "(the encoder's vocabularies in the bundle's medicalrec.json)",
+        f"2 task(s) have a modality training never saw: 'Chest radiograph' (2); read as unknown, so models rated in "
+        f"the modality you mean do not come first (confidence low). Use one of the model's {n_modalities} known "
+        "modality values where one fits (the encoder's vocabularies in the bundle's medicalrec.json)",
     ]
     confidence = pd.read_csv(tmp_path / "recs.csv").groupby(C.TASK_ID)[C.CONFIDENCE].first()
     assert (confidence[["t1", "t2", "t3"]] == "low").all()
+
+
+def test_unseen_values_note_merges_spellings_offers_close_known_values_and_caps_memory(monkeypatch):
+    """Hand-made: mode I's context is the domain. 'Pneumonias' in two spellings is one value
+    (3 tasks) with the known 'pneumonia' offered; seven more values are counted past the five shown;
+    a number is a value like any other; beyond the cap values are counted, not kept."""
+    from medicalrec.serving import scorer
+
+    notes = scorer.InputNotes([C.DOMAIN, C.N_SAMPLES], {C.DOMAIN: ["pneumonia", "skin cancer"]})
+    domains = ["Pneumonias", " PNEUMONIAS ", "Pneumonias", "skin cancer", None, 3] + [f"rare {i}" for i in range(6)]
+    notes.add(pd.DataFrame({C.DOMAIN: domains, C.N_SAMPLES: 100.0}), np.arange(len(domains)))
+    assert notes.notes() == [
+        "10 task(s) have a domain training never saw: 'Pneumonias' (3), '3' (1), 'rare 0' (1), 'rare 1' (1), "
+        "'rare 2' (1) and 3 more; read as unknown, so models rated in the domain you mean do not come first "
+        "(confidence low). Use one of the model's 2 known domain values where one fits (the encoder's vocabularies "
+        "in the bundle's medicalrec.json); close in spelling among those: 'pneumonia'"]
+    monkeypatch.setattr(scorer, "UNSEEN_KEPT", 2)
+    capped = scorer.InputNotes([C.DOMAIN], {C.DOMAIN: ["pneumonia"]})
+    capped.add(pd.DataFrame({C.DOMAIN: ["a", "b", "c", "d", "a"]}), np.arange(5))
+    assert len(capped.unseen[C.DOMAIN]) == 2 and capped.unseen_other[C.DOMAIN] == 2
+    assert capped.notes()[0].startswith("5 task(s) have a domain training never saw: 'a' (2), 'b' (1) and more;")

@@ -311,7 +311,7 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     launcher = client.create_run(experiment_id)
     client.log_param(launcher.info.run_id, "seed", "0")  # mlflow run logs the entry point's parameters first
     own = tmp_path / "candidates.txt"
-    own.write_text("# our two candidates\nConvNeXt-T (fine-tune)\n\nour lab net v3\n")
+    own.write_text("# our candidates\nConvNeXt-T (fine-tune)\n\nour lab net v3\nresnet-50  (FINE-TUNE)\n")
     good = subprocess.run(
         [sys.executable, script, "--modes", "II,III", "--recommenders", "medicalrec", "--folds", "2",
          "--model-name", "scripted", "--transformer-params", json.dumps(TINY), "--candidates", str(own)],
@@ -332,6 +332,11 @@ def test_train_script_registers_and_bad_parameters_exit_2(tmp_path):
     # the user's own candidates: how each name was read, then ranked by the registered ONNX model
     assert "candidate 'ConvNeXt-T (fine-tune)': read from its name: architecture ConvNeXt-T" in good.stderr
     assert "candidate 'our lab net v3': not readable from its name" in good.stderr
+    assert ("warning: 'resnet-50  (FINE-TUNE)' differs from the catalogue's 'ResNet-50 (fine-tune)' only in case or "
+            "spacing") in good.stderr
+    assert json.loads(parent.data.params["transformer_params"])["candidates"] == "3 names in candidates.txt"
+    listed = client.download_artifacts(launcher.info.run_id, "candidates.txt", str(tmp_path))
+    assert Path(listed).read_text().splitlines() == ["ConvNeXt-T (fine-tune)", "our lab net v3", "resnet-50  (FINE-TUNE)"]
     from medicalrec.bench.tasks import task_queries
     from medicalrec.serving.bundle import resolve_bundle
     from medicalrec.serving.scorer import Scorer

@@ -137,9 +137,10 @@ class Catalogue:
 
 def read_names(path: Union[str, Path]) -> list[str]:
     """Model names from a text file, one per line (names hold commas, so no CSV); blank lines and
-    lines starting with ``#`` are skipped, surrounding spaces dropped, repeats kept once."""
+    lines starting with ``#`` are skipped, surrounding spaces dropped, repeats kept once. A UTF-8
+    byte-order mark and Windows line ends (files saved by Notepad or Excel) are read as nothing."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read candidate names from {path}: {error}") from None
     names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

@@ -58,6 +58,7 @@ from medicalrec.errors import ConfigError
 from medicalrec.mlops.tracking import metric_key
 
 TRANSFORMER = "medicalrec"  # registry name of the MedicalRec transformer: the model that ships
+CANDIDATES_ARTIFACT = "candidates.txt"  # the parent run's list of the user's own candidate names, one per line
 KEY_METRICS = (C.DEFAULT_METRIC, "HitRate@1", "Regret@1", "KendallTau", "MRR")  # in the version's description
 
 Progress = Callable[[str, int, int], None]  # (label, steps done, steps in total)
@@ -417,13 +418,25 @@ def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
         **_common_params(plan), "data": config.data or DEFAULT_DATA, "workers": str(config.workers),
         "modes": ",".join(plan.modes),
         "recommenders": ",".join(plan.recommenders), "model_name": config.model_name,
-        "register": str(bool(config.register)), "transformer_params": json.dumps(plan.params.get(TRANSFORMER, {}), sort_keys=True),
+        "register": str(bool(config.register)),
+        "transformer_params": json.dumps(_listed_candidates(plan.params.get(TRANSFORMER, {})), sort_keys=True),
     }
     log_params_missing(run_id, params)
+    candidates = plan.params.get(TRANSFORMER, {}).get("candidates")
+    if candidates:  # every name, whatever its length (a param holds 6,000 characters)
+        mlflow.log_text("".join(f"{name}\n" for name in candidates), CANDIDATES_ARTIFACT)
     mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, C.PROTOCOL: config.protocol,
                      "git_commit": git_commit()})
     if plan.notes:
         mlflow.set_tag("data_notes", "; ".join(plan.notes)[:5000])
+
+
+def _listed_candidates(params: dict) -> dict:
+    """``params`` with a list of the user's own candidates replaced by how many there are and where
+    the names are: a long list would be cut at MLflow's param length into invalid JSON."""
+    if not params.get("candidates"):
+        return params
+    return {**params, "candidates": f"{len(params['candidates'])} names in {CANDIDATES_ARTIFACT}"}
 
 
 def recommender_params(name: str, seed: int, params: dict) -> dict[str, str]:
@@ -433,7 +446,7 @@ def recommender_params(name: str, seed: int, params: dict) -> dict[str, str]:
 
     instance = create(name, seed, **params)
     config = getattr(instance, "config", None)
-    values = asdict(config) if is_dataclass(config) else dict(instance.params)
+    values = _listed_candidates(asdict(config) if is_dataclass(config) else dict(instance.params))
     return {f"param.{k}": json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v) for k, v in values.items()}
 
 

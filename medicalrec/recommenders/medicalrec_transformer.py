@@ -112,7 +112,8 @@ class TransformerConfig:
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     # Names to rank besides those (a user's own configurations, e.g. "ConvNeXt-T (fine-tune)"): the
     # catalogue's reviewed row, else what the name parser reads, places each by item cold start; a
-    # name the parser cannot read at all ranks as the average model.
+    # name the parser cannot read at all ranks as the average model. The prior of the other candidates
+    # does not change; a delta that the gate lets on is retrained with them (its vocabulary and draws).
     candidates: tuple[str, ...] = ()
     # Candidates that training saw rated on a task of the query's context (its modality, or its
     # domain in modes without modality) rank above those never rated in that context: a global

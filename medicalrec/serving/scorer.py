@@ -32,7 +32,7 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError, shown_value
-from medicalrec.features import category_codes
+from medicalrec.features import category_codes, normalise_category
 from medicalrec.serving.bundle import INPUT_NAME, METADATA_FILE, OUTPUT_NAME, Bundle, check_session
 from medicalrec.serving.evidence import EvidenceIndex
 from medicalrec.serving.expectation import ExpectedPerformance
@@ -50,6 +50,8 @@ EVIDENCE_SIDE = "side"
 EVIDENCE_LAYOUTS = (EVIDENCE_INLINE, EVIDENCE_SIDE)
 FEATURELESS_SHOWN = 3  # task ids named in the featureless-tasks note
 UNSEEN_SHOWN = 5  # unseen category values named in a note (the most frequent)
+UNSEEN_KEPT = 1000  # distinct unseen values counted by name per feature (free text must not grow memory)
+CLOSE_SPELLING = 0.8  # difflib ratio above which a known value is offered for an unseen one (typos, plurals)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,15 +286,17 @@ def _table(columns: dict, names: tuple[str, ...]):
 class InputNotes:
     """What the task descriptions of a run left the model blind to, for the summary, a chunk at a
     time: tasks with every feature of the model empty (nothing tells them apart, no evidence), and
-    category values training never saw (read as unknown: such a task ranks without that feature,
-    and a domain or modality it does not know loses the in-context order of the list)."""
+    category values training never saw (read as unknown, they tell the model nothing; an unknown
+    domain or modality also loses the in-context order of the list). Spellings that normalise alike
+    count as one value; at most ``UNSEEN_KEPT`` distinct values per feature are kept by name."""
 
     def __init__(self, features: list[str], vocabularies: dict[str, list[str]]):
         self.features = list(features)
         self.vocabularies = {f: vocabularies[f] for f in self.features if f in vocabularies}
         self.count = 0
         self.ids: list[str] = []
-        self.unseen: dict[str, dict[str, int]] = {f: {} for f in self.vocabularies}
+        self.unseen: dict[str, dict[str, list]] = {f: {} for f in self.vocabularies}  # normalised -> [as typed, tasks]
+        self.unseen_other = {f: 0 for f in self.vocabularies}  # tasks whose value came after UNSEEN_KEPT others
         self.context = next((f for f in C.CONTEXT_FEATURES if f in self.features), None)
 
     def add(self, frame: pd.DataFrame, ids: np.ndarray) -> None:
@@ -301,10 +305,18 @@ class InputNotes:
         self.count += int(empty.sum())
         self.ids += [str(i) for i in np.asarray(ids, dtype=object)[empty][:FEATURELESS_SHOWN - len(self.ids)]]
         for feature, vocabulary in self.vocabularies.items():
-            if feature in frame:
-                codes, missing = category_codes(frame[feature], vocabulary)
-                for value, n in frame[feature][(codes < 0) & ~missing].astype(str).value_counts().items():
-                    self.unseen[feature][value] = self.unseen[feature].get(value, 0) + int(n)
+            if feature not in frame:
+                continue
+            codes, missing = category_codes(frame[feature], vocabulary)
+            kept = self.unseen[feature]
+            for value, n in frame[feature][(codes < 0) & ~missing].value_counts(sort=False).items():
+                key = normalise_category(value)
+                if key in kept:
+                    kept[key][1] += int(n)
+                elif len(kept) < UNSEEN_KEPT:
+                    kept[key] = [str(value), int(n)]
+                else:
+                    self.unseen_other[feature] += int(n)
 
     def notes(self) -> list[str]:
         """One note for featureless tasks and one per feature with unseen values, when there are any."""
@@ -314,17 +326,31 @@ class InputNotes:
             notes.append(f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the "
                          "same ranking, with no evidence (distance empty, confidence low); fill in what is known "
                          "about them")
-        for feature, values in self.unseen.items():
-            if values:
-                common = sorted(values.items(), key=lambda item: (-item[1], item[0]))
-                shown = ", ".join(f"{shown_value(v)} ({n})" for v, n in common[:UNSEEN_SHOWN])
-                more = f" and {len(common) - UNSEEN_SHOWN} more" if len(common) > UNSEEN_SHOWN else ""
-                effect = (f"models rated in the {feature} you mean do not come first" if feature == self.context
-                          else f"they rank as if no {feature} were given")
-                notes.append(f"{sum(values.values())} task(s) have a {feature} training never saw: {shown}{more}; "
-                             f"read as unknown, so {effect} (confidence low). Use a {feature} of the training data "
-                             "where one fits (medicalrec bench describe --top 100 lists them)")
+        for feature, kept in self.unseen.items():
+            if kept:
+                notes.append(self._unseen_note(feature, kept))
         return notes
+
+    def _unseen_note(self, feature: str, kept: dict[str, list]) -> str:
+        import difflib
+
+        common = sorted(kept.items(), key=lambda item: (-item[1][1], item[0]))
+        shown = ", ".join(f"{shown_value(typed)} ({n})" for _, (typed, n) in common[:UNSEEN_SHOWN])
+        hidden = max(len(common) - UNSEEN_SHOWN, 0)
+        if self.unseen_other[feature]:
+            more = f" and over {hidden} more" if hidden else " and more"
+        else:
+            more = f" and {hidden} more" if hidden else ""
+        tasks = sum(n for _, n in kept.values()) + self.unseen_other[feature]
+        effect = (f"models rated in the {feature} you mean do not come first" if feature == self.context
+                  else "it tells the model nothing about them")
+        vocabulary = self.vocabularies[feature]
+        close = sorted({m for key, _ in common[:UNSEEN_SHOWN]
+                        for m in difflib.get_close_matches(key, vocabulary, n=2, cutoff=CLOSE_SPELLING)})
+        hint = f"; close in spelling among those: {', '.join(map(repr, close))}" if close else ""
+        return (f"{tasks} task(s) have a {feature} training never saw: {shown}{more}; read as unknown, so {effect} "
+                f"(confidence low). Use one of the model's {len(vocabulary)} known {feature} values where one fits "
+                f"(the encoder's vocabularies in the bundle's {METADATA_FILE}){hint}")
 
 
 @dataclass
