@@ -474,24 +474,20 @@ def _with_candidates(overrides: dict, path: str) -> dict:
     how each name was read."""
     from medicalrec.catalogue import Catalogue, read_names
     from medicalrec.errors import ConfigError
+    from medicalrec.features import normalise_category
 
     if "candidates" in overrides:
         raise ConfigError("candidates given twice: in --candidates and in --transformer-params; keep one")
     names = read_names(path)
     catalogue = Catalogue.load()
-    known = {_spelling(n): n for n in catalogue.names()}
+    known = {normalise_category(n): n for n in catalogue.names()}
     for name in names:
         click.echo(f"candidate {name!r}: {catalogue.how_read(name)}", err=True)
-        if not catalogue.is_reviewed(name) and _spelling(name) in known:
-            click.echo(f"warning: {name!r} differs from the catalogue's {known[_spelling(name)]!r} only in case or "
-                       "spacing: it is ranked as a separate candidate; use the catalogue's spelling to mean that one",
-                       err=True)
+        spelled = known.get(normalise_category(name))
+        if spelled is not None and spelled != name:
+            click.echo(f"warning: {name!r} differs from the catalogue's {spelled!r} only in case or spacing: it is "
+                       "ranked as a separate candidate; use the catalogue's spelling to mean that one", err=True)
     return {**overrides, "candidates": names}
-
-
-def _spelling(name: str) -> str:
-    """A name as case- and space-insensitive comparison sees it."""
-    return " ".join(name.split()).casefold()
 
 
 @main.command()

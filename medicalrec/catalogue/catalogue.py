@@ -145,5 +145,5 @@ def read_names(path: Union[str, Path]) -> list[str]:
         raise ConfigError(f"cannot read candidate names from {path}: {error}") from None
     names = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not names:
-        raise ConfigError(f"{path} holds no candidate names (one per line; # starts a comment)")
+        raise ConfigError(f"{path} holds no candidate names (one per line; lines starting with # are comments)")
     return list(dict.fromkeys(names))

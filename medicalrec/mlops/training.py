@@ -414,15 +414,16 @@ def _log_parent_params(run_id: str, plan: TrainPlan) -> None:
     from medicalrec.mlops.tracking import log_params_missing
 
     config = plan.config
+    transformer = plan.params.get(TRANSFORMER, {})
     params = {
         **_common_params(plan), "data": config.data or DEFAULT_DATA, "workers": str(config.workers),
         "modes": ",".join(plan.modes),
         "recommenders": ",".join(plan.recommenders), "model_name": config.model_name,
         "register": str(bool(config.register)),
-        "transformer_params": json.dumps(_listed_candidates(plan.params.get(TRANSFORMER, {})), sort_keys=True),
+        "transformer_params": json.dumps(_listed_candidates(transformer), sort_keys=True),
     }
     log_params_missing(run_id, params)
-    candidates = plan.params.get(TRANSFORMER, {}).get("candidates")
+    candidates = transformer.get("candidates")
     if candidates:  # every name, whatever its length (a param holds 6,000 characters)
         mlflow.log_text("".join(f"{name}\n" for name in candidates), CANDIDATES_ARTIFACT)
     mlflow.set_tags({"medicalrec.role": "sweep", "data_hash": plan.data_hash, C.PROTOCOL: config.protocol,
