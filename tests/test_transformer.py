@@ -15,7 +15,9 @@ from medicalrec.recommenders.best_mean_relevance import in_effect_units, model_e
 from medicalrec.recommenders.medicalrec_transformer import (
     MedicalRecTransformer,
     TransformerConfig,
+    _attribute_codes,
     _Batch,
+    _levels,
     _TaskExamples,
     cold_start_effects,
     dataset_weights,
@@ -152,6 +154,22 @@ def test_cold_start_effects_by_hand():
     np.testing.assert_array_equal(cold_start_effects(effects, [], 1.0), effects)  # no attributes: unchanged
 
 
+def test_an_encoder_rated_under_one_head_places_it_under_another():
+    """Two pathology encoders rated only as linear probes (+0.06, -0.06), both unrated with an ABMIL head.
+    Groups of the real catalogue, k = 1, coarse to fine: family 0; family + adaptation 0 (probes) and
+    0 (MIL: no rated member, its parent); architecture (Prov-GigaPath: (0.06 + 1 * 0) / 2 = 0.03, PLIP
+    -0.03); architecture + adaptation of the MIL heads: no rated member, their architecture's value.
+    Without pooling across adaptations both MIL heads only have their family + adaptation: a tie at 0."""
+    models = ["Prov-GigaPath (linear probe)", "PLIP (linear probe)", "Prov-GigaPath + ABMIL (frozen-feature MIL)",
+              "PLIP + ABMIL (frozen-feature MIL)"]
+    codes, _ = _attribute_codes(models)
+    effects = np.array([0.06, -0.06, np.nan, np.nan])
+    np.testing.assert_allclose(cold_start_effects(effects, _levels(codes, across_adaptations=True), 1.0),
+                               [0.06, -0.06, 0.03, -0.03])
+    np.testing.assert_allclose(cold_start_effects(effects, _levels(codes, across_adaptations=False), 1.0),
+                               [0.06, -0.06, 0.0, 0.0])
+
+
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=(), level_ridge=0.5) -> _TaskExamples:
     tokens = np.zeros((len(relevance), 1), dtype=np.int64)
     config = TransformerConfig(prior=prior, dataset_weight_power=0.5, cold_start_from_attributes=bool(levels),
@@ -209,10 +227,12 @@ def test_a_model_saved_before_the_effects_prior_loads_with_the_gains_prior(recor
     metadata = json.loads((directory / METADATA_FILE).read_text())
     config = metadata["extra"]["config"]
     del metadata["params"]["prior"], config["prior"], config["effect_ridge"], config["effect_units"], config["level_ridge"]
+    del config["cold_start_across_adaptations"]
     (directory / METADATA_FILE).write_text(json.dumps(metadata))
     loaded = Recommender.load(directory)
     assert loaded.config.prior == "gains" and loaded.config.attribute_prior
     assert loaded.config.effect_units == "raw" and loaded.config.level_ridge == 0.0  # what that version fitted with
+    assert not loaded.config.cold_start_across_adaptations
     np.testing.assert_array_equal(loaded.score(records.head(3)), model.score(records.head(3)))
 
 

@@ -12,12 +12,14 @@
   ``prior="gains"`` is the leaderboard's rule instead: the mean within-task gain (relevance min-max
   scaled within a task) over the training tasks that rated the candidate, shrunk by
   ``prior_pseudo_tasks`` toward the mean of all models (with ``attribute_prior``: toward its
-  attribute group, architecture + adaptation, then family + adaptation, then all).
+  attribute groups, fine to coarse, then all; ``_levels``).
   Training tasks can be weighted ``n_tasks(dataset) ** -dataset_weight_power``: tasks of one image
   collection are not independent evidence. A candidate no training task rated ranks below every
   rated one (then only the delta, from its attribute tokens, can lift it), unless
   ``cold_start_from_attributes`` (item cold start) scores it from its attribute group: the group's
-  mean effect, the average model where no group member was rated (effects; ``cold_start_effects``),
+  mean effect, shrunk toward coarser groups (``_levels``: architecture + adaptation, then with
+  ``cold_start_across_adaptations`` the architecture under any adaptation, family + adaptation, then
+  the family), the average model where no group member was rated (effects; ``cold_start_effects``),
   or, with ``attribute_prior`` too, the group's prior (gains).
 * **delta**: a BERT-style encoder over the task's feature tokens (``FeatureEncoder.tokens``, a
   ``[CLS]`` token, pre-norm layers written with plain matmuls so the graph exports to ONNX) gives one
@@ -66,7 +68,8 @@ PRIORS = ("effects", "gains")
 # Options added after models were first saved, with what every model saved before them was fitted
 # with: the gains prior (such models may carry options only it allows), effects in raw units,
 # no level ridge.
-FITTED_BEFORE_OPTION = {"prior": "gains", "effect_units": "raw", "level_ridge": 0.0}
+FITTED_BEFORE_OPTION = {"prior": "gains", "effect_units": "raw", "level_ridge": 0.0,
+                        "cold_start_across_adaptations": False}
 EFFECT_TIE = 1e-9  # effects closer than this (relative) are one value: far below any reported difference
 
 
@@ -102,13 +105,18 @@ class TransformerConfig:
     # (prior="gains" only). Off: on held-out datasets it ranked no better (README, "What we tried").
     attribute_prior: bool = False
     # Score never-rated candidates from the rated candidates of their attribute group (item cold
-    # start). With prior="effects" it is the group's mean effect, shrunk toward the family +
-    # adaptation group and then the average model (cold_start_effects); it ranked held-out datasets
+    # start). With prior="effects" it is the group's mean effect, shrunk toward coarser groups and
+    # then the average model (cold_start_effects, _levels); it ranked held-out datasets
     # and held-out sources better than putting new candidates last. With prior="gains" it acts only
     # with attribute_prior, and ranked held-out sources far worse (README, "What we tried"): set it
     # False there to put new candidates last.
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
+    # The groups also pool an architecture's, then a family's, candidates across adaptations
+    # (_levels): a pathology encoder rated only as a linear probe then places the same encoder with
+    # an attention-MIL head. It ranked held-out sources far better and held-out datasets the same
+    # (README, "What we tried").
+    cold_start_across_adaptations: bool = True
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     # Names to rank besides those (a user's own configurations, e.g. "ConvNeXt-T (fine-tune)"): the
     # catalogue's reviewed row, else what the name parser reads, places each by item cold start; a
@@ -308,7 +316,7 @@ class MedicalRecTransformer(Recommender):
         self.ids_ = np.zeros(len(self.models_), dtype=np.int64)
         self.ids_[column] = np.arange(1, len(trained_models) + 1)
         self.attributes_, self.attribute_sizes_ = _attribute_codes(self.models_)
-        levels = _levels(self.attributes_) if config.reads_attribute_groups else []
+        levels = _levels(self.attributes_, config.cold_start_across_adaptations) if config.reads_attribute_groups else []
         if config.objective == "task":
             relevance = np.full((len(data.task_ids), len(self.models_)), np.nan)
             relevance[:, column] = task_relevance(data)
@@ -458,12 +466,14 @@ def _attribute_codes(models: list[str]) -> tuple[np.ndarray, list[int]]:
     return codes, sizes
 
 
-def _levels(codes: np.ndarray) -> list[np.ndarray]:
-    """Attribute groups, fine to coarse: architecture + adaptation, family + adaptation. A model
-    whose attributes are unknown is a group of its own (never pooled with other unknowns)."""
+def _levels(codes: np.ndarray, across_adaptations: bool) -> list[np.ndarray]:
+    """Attribute groups, fine to coarse: architecture + adaptation, family + adaptation; with
+    ``across_adaptations``, architecture after the first and family last, so that an encoder rated
+    under one head lends its standing to the same encoder under another. A model whose attributes at
+    a level are unknown is a group of its own there (never pooled with other unknowns)."""
     a, f, d = (CANDIDATE_ATTRIBUTES.index(n) for n in ("architecture", "family", "adaptation"))
     levels = []
-    for columns in ((a, d), (f, d)):
+    for columns in ((a, d), (a,), (f, d), (f,)) if across_adaptations else ((a, d), (f, d)):
         key = [tuple(row) if row.all() else ("own", i) for i, row in enumerate(codes[:, columns])]
         _, level = np.unique(np.array([str(k) for k in key]), return_inverse=True)
         levels.append(level)

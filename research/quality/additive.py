@@ -217,7 +217,7 @@ class GroupEffects:
 def _catalogue_levels(models):
     """The package's attribute groups (its catalogue, not this study's regexes), for a like-for-like check."""
     from medicalrec.recommenders.medicalrec_transformer import _attribute_codes, _levels
-    return _levels(_attribute_codes(models)[0])
+    return _levels(_attribute_codes(models)[0], across_adaptations=False)
 
 
 def catalogue_filler(models, k: float):

@@ -10,8 +10,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 import additive
+import cold_levels
 import harness
 import recs
+import secondary
 
 VARIANTS = {
     "best_mean": lambda: recs.BestMean(views=(0, 1, 5, 10)),
@@ -55,6 +57,9 @@ VARIANTS = {
     "task_scaled_effects": lambda: additive.TaskScaledEffects(),
     "anchored_pair_weights": lambda: additive.AnchoredPairWeights(),
     "covariate_class_effects": lambda: additive.CovariateClassEffects(),
+    "secondary_metrics": lambda: secondary.SecondaryMetricEffects(),
+    "cold_levels": lambda: cold_levels.ColdLevels(),
+    "cold_levels_k": lambda: cold_levels.ColdLevels(ks=(1.0, 3.0, 10.0)),
 }
 
 
