@@ -26,6 +26,15 @@ LEVELS = {
                                                  ("family", "adaptation")),
     "arch+adapt, arch, family+adapt, family": (("architecture", "adaptation"), ("architecture",),
                                                ("family", "adaptation"), ("family",)),
+    "arch+adapt, arch, family+pretraining+adapt, family+adapt, family": (
+        ("architecture", "adaptation"), ("architecture",), ("family", "pretraining", "adaptation"),
+        ("family", "adaptation"), ("family",)),
+    "arch+adapt, arch, family+size+adapt, family+adapt, family": (
+        ("architecture", "adaptation"), ("architecture",), ("family", "size_class", "adaptation"),
+        ("family", "adaptation"), ("family",)),
+    "arch+adapt, arch, pretraining+adapt, family+adapt, family": (
+        ("architecture", "adaptation"), ("architecture",), ("pretraining", "adaptation"),
+        ("family", "adaptation"), ("family",)),
     "arch+adapt, arch, family": (("architecture", "adaptation"), ("architecture",), ("family",)),
     "arch+adapt, arch, family+adapt, adapt": (("architecture", "adaptation"), ("architecture",),
                                               ("family", "adaptation"), ("adaptation",)),
@@ -70,6 +79,33 @@ class ColdLevels(GlobalViews):
             for k in self.ks:
                 name = view if len(self.ks) == 1 else f"{view} k={k}"
                 self.s[name] = cold_start_effects(eff, self.levels[view], k)
+        return self
+
+
+class GroupShrunkEffects(GlobalViews):
+    """With the new levels: the effect ridge pulls a rated candidate toward its attribute groups' estimate from the
+    other rated candidates (``additive.group_targets``, leave-self-out) instead of toward 0, so a model rated on one
+    or two tasks borrows from its relatives; never-rated candidates as in the package."""
+
+    def __init__(self, lam=2.0, mu=0.5, k=3.0, lams=(2.0, 5.0, 10.0), view="arch+adapt, arch, family+adapt, family"):
+        self.lam, self.mu, self.k, self.lams, self.view = lam, mu, k, lams, view
+        self.levels = None
+
+    def fit(self, D, train):
+        from additive import group_targets
+        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
+
+        if self.levels is None:
+            self.levels = attribute_levels(D.models, LEVELS[self.view])
+        R = transformed(D.R[train], "asin")
+        eff = pair_weighted_effects(R, np.ones_like(R), self.lam, mu=self.mu)
+        cold = cold_start_effects(eff, self.levels, self.k)
+        rated = ~np.isnan(eff)
+        target = group_targets(eff, self.levels, self.k)
+        self.s = {"ridge to 0": cold}
+        for lam in self.lams:
+            shrunk = pair_weighted_effects(R - target[None, :], np.ones_like(R), lam, mu=self.mu) + target
+            self.s[f"ridge to group, lam={lam}"] = np.where(rated, shrunk, cold)
         return self
 
 
