@@ -7,6 +7,8 @@
                                                         # times d / (d + L), d = datasets it was rated on
     python research/quality/context_term.py modality    # a domain's context widened to every task of the
                                                         # modalities its training tasks have
+    python research/quality/context_term.py inherit     # a never-rated candidate is in the contexts of the
+                                                        # rated candidates of its cold-start group
 """
 import sys
 
@@ -89,6 +91,35 @@ def widen_through_modality() -> None:
     transformer._context_support = support
 
 
+def inherit_through_groups() -> None:
+    """A never-rated candidate gets no context bonus, so item cold start can place it only below every candidate
+    rated in the query's context. Here it is in the contexts where the rated candidates of its architecture +
+    adaptation group (else of its architecture under any adaptation) were rated (in this process only)."""
+    original_support, original_candidates = transformer._context_support, transformer._candidates
+    names: list[str] = []
+
+    def candidates(*args, **kwargs):
+        names[:] = original_candidates(*args, **kwargs)
+        return list(names)
+
+    def support(encoder, data, column, generalist, bonus):
+        position, table = original_support(encoder, data, column, generalist, bonus)
+        if position < 0:
+            return position, table
+        levels = transformer._levels(transformer._attribute_codes(names)[0], across_adaptations=True)[:2]
+        rated = np.zeros(len(names), dtype=bool)
+        rated[column[data.record_model[data.records[C.RELEVANCE].notna().to_numpy()]]] = True
+        for m in np.flatnonzero(~rated):
+            for level in levels:
+                members = rated & (level == level[m])
+                if members.any():
+                    table[:, m] = table[:, members].max(axis=1)
+                    break
+        return position, table
+
+    transformer._candidates, transformer._context_support = candidates, support
+
+
 def main() -> None:
     records = load_bench(shipped_data_path()).frame
     if sys.argv[1] == "cost":
@@ -98,6 +129,9 @@ def main() -> None:
     elif sys.argv[1] == "modality":
         widen_through_modality()
         print("domain context widened through modality", medicalrec_per_task(records, {}).mean().round(4).to_dict())
+    elif sys.argv[1] == "inherit":
+        inherit_through_groups()
+        print("context inherited through cold-start groups", medicalrec_per_task(records, {}).mean().round(4).to_dict())
     elif sys.argv[1] == "evidence":
         scale_bonus_by_evidence(float(sys.argv[2]))
         print(f"evidence, {sys.argv[2]} pseudo-datasets", medicalrec_per_task(records, {}).mean().round(4).to_dict())
