@@ -62,7 +62,7 @@ python anchoring.py               # results/anchoring_10seeds.csv
 #     size-dependent class effects
 for v in interaction_effects task_scaled_effects anchored_pair_weights covariate_class_effects; do run $v --cold; run $v --protocol ref --cold; done
 # (10) other reported metrics as evidence; cold-start groups across adaptations (about 2 minutes)
-for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects; do run $v --cold; run $v --protocol ref --cold; done
+for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects shared_architecture; do run $v --cold; run $v --protocol ref --cold; done
 python cold_levels.py             # results/cold_levels_10seeds.csv
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)

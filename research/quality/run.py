@@ -61,6 +61,7 @@ VARIANTS = {
     "cold_levels": lambda: cold_levels.ColdLevels(),
     "cold_levels_k": lambda: cold_levels.ColdLevels(ks=(1.0, 3.0, 10.0)),
     "group_shrunk_effects": lambda: cold_levels.GroupShrunkEffects(),
+    "shared_architecture": lambda: cold_levels.SharedArchitectureEffects(),
 }
 
 
