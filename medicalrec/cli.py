@@ -421,8 +421,9 @@ def _progress(label: str, stack):
 @click.option("--candidates", "candidates_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Text file of your own candidate names to rank beside the corpus and catalogue models, one "
                    "per line (e.g. 'ConvNeXt-T (fine-tune)'; lines starting with # are comments). Each is placed "
-                   "by its catalogue row or what its name says (architecture, adaptation) among the rated models "
-                   "of that kind; a name that says nothing readable ranks as the average model.")
+                   "by its catalogue row or what its name says, among the rated models of its architecture and "
+                   "adaptation, its architecture, its family and adaptation, or its family; a name that says "
+                   "nothing readable ranks as the average model.")
 def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, group_by, metric, model_name, register,
           experiment, transformer_params, candidates_file):
     """Cross-validate every mode x recommender under MLflow (one parent run, one child run each),

@@ -155,19 +155,22 @@ def test_cold_start_effects_by_hand():
 
 
 def test_an_encoder_rated_under_one_head_places_it_under_another():
-    """Two pathology encoders rated only as linear probes (+0.06, -0.06), both unrated with an ABMIL head.
-    Groups of the real catalogue, k = 1, coarse to fine: family 0; family + adaptation 0 (probes) and
-    0 (MIL: no rated member, its parent); architecture (Prov-GigaPath: (0.06 + 1 * 0) / 2 = 0.03, PLIP
-    -0.03); architecture + adaptation of the MIL heads: no rated member, their architecture's value.
-    Without pooling across adaptations both MIL heads only have their family + adaptation: a tie at 0."""
+    """Two pathology encoders rated only as linear probes (+0.06, -0.06), both unrated with an ABMIL head, and a
+    third encoder rated with an ABMIL head (+0.09). Real catalogue groups, k = 1, coarse to fine, each model shrunk
+    toward its own value at the next level:
+    family: (0.06 - 0.06 + 0.09 + 1 * 0) / (3 + 1) = 0.0225;
+    family + adaptation: probes (0 + 0.0225) / 3 = 0.0075, MIL heads (0.09 + 0.0225) / 2 = 0.05625;
+    architecture: Prov-GigaPath (0.06 + 0.05625) / 2 = 0.058125, PLIP (-0.06 + 0.05625) / 2 = -0.001875;
+    architecture + adaptation of the unrated MIL heads: no rated member, their architecture's value.
+    With the two levels before, both unrated heads get the MIL heads' family + adaptation value, (0.09 + 0) / 2."""
     models = ["Prov-GigaPath (linear probe)", "PLIP (linear probe)", "Prov-GigaPath + ABMIL (frozen-feature MIL)",
-              "PLIP + ABMIL (frozen-feature MIL)"]
+              "PLIP + ABMIL (frozen-feature MIL)", "UNI + ABMIL (frozen-feature MIL)"]
     codes, _ = _attribute_codes(models)
-    effects = np.array([0.06, -0.06, np.nan, np.nan])
+    effects = np.array([0.06, -0.06, np.nan, np.nan, 0.09])
     np.testing.assert_allclose(cold_start_effects(effects, _levels(codes, across_adaptations=True), 1.0),
-                               [0.06, -0.06, 0.03, -0.03])
+                               [0.06, -0.06, 0.058125, -0.001875, 0.09])
     np.testing.assert_allclose(cold_start_effects(effects, _levels(codes, across_adaptations=False), 1.0),
-                               [0.06, -0.06, 0.0, 0.0])
+                               [0.06, -0.06, 0.045, 0.045, 0.09])
 
 
 def _examples(prior: str, relevance: np.ndarray, datasets: np.ndarray, levels=(), level_ridge=0.5) -> _TaskExamples:

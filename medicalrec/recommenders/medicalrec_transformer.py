@@ -67,7 +67,7 @@ OBJECTIVES = ("task", "record")
 PRIORS = ("effects", "gains")
 # Options added after models were first saved, with what every model saved before them was fitted
 # with: the gains prior (such models may carry options only it allows), effects in raw units,
-# no level ridge.
+# no level ridge, the two cold-start levels.
 FITTED_BEFORE_OPTION = {"prior": "gains", "effect_units": "raw", "level_ridge": 0.0,
                         "cold_start_across_adaptations": False}
 EFFECT_TIE = 1e-9  # effects closer than this (relative) are one value: far below any reported difference
@@ -112,10 +112,10 @@ class TransformerConfig:
     # False there to put new candidates last.
     cold_start_from_attributes: bool = True
     cold_start_pseudo_models: float = 3.0  # shrinkage of a group's mean effect toward its parent group
-    # The groups also pool an architecture's, then a family's, candidates across adaptations
-    # (_levels): a pathology encoder rated only as a linear probe then places the same encoder with
-    # an attention-MIL head. It ranked held-out sources far better and held-out datasets the same
-    # (README, "What we tried").
+    # The attribute groups also pool an architecture's, then a family's, candidates across
+    # adaptations (_levels): a pathology encoder rated only as a linear probe then places the same
+    # encoder with an attention-MIL head. It ranked held-out sources far better and held-out datasets
+    # the same (README, "What we tried"). The gains prior's attribute_prior reads the same groups.
     cold_start_across_adaptations: bool = True
     catalogue_candidates: bool = True  # rank every catalogue model, not only those seen in training
     # Names to rank besides those (a user's own configurations, e.g. "ConvNeXt-T (fine-tune)"): the
@@ -554,8 +554,9 @@ def prior_from_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_mod
 def cold_start_effects(effects: np.ndarray, levels: list[np.ndarray], pseudo_models: float) -> np.ndarray:
     """``effects`` with each never-rated (NaN) candidate given its finest attribute group's mean effect:
 
-    ``group[g] = (sum of the rated members' effects + k parent[g]) / (n rated members + k)``, from the
-    coarsest level (parent 0, the average model) to the finest. A candidate none of whose groups has a
+    ``group[g] = (sum of the rated members' effects + k parent[m]) / (n rated members + k)`` for each
+    member m, where ``parent[m]`` is m's value at the next coarser level (levels need not nest), from
+    the coarsest level (parent 0, the average model) to the finest. A candidate none of whose groups has a
     rated member gets 0: with no evidence either way it is the average model, above candidates whose
     group is known to be worse. Without ``levels`` nothing is filled."""
     if not len(levels):

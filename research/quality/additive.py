@@ -215,7 +215,8 @@ class GroupEffects:
 
 
 def _catalogue_levels(models):
-    """The package's attribute groups (its catalogue, not this study's regexes), for a like-for-like check."""
+    """The package's attribute groups (its catalogue, not this study's regexes), for a like-for-like check: the two
+    levels it had when Updates 2-6 ran, so their numbers reproduce (the levels shipped since: ``cold_levels.py``)."""
     from medicalrec.recommenders.medicalrec_transformer import _attribute_codes, _levels
     return _levels(_attribute_codes(models)[0], across_adaptations=False)
 

@@ -4,8 +4,8 @@ Why: about 2,000 of the corpus's records report more than one metric (AUC and ac
 accuracy ...), but a task's ranking, and so the prior's fit, reads only its relevance metric. A model's
 accuracy on a task where AUC ranks says something about how good it is too. Each (training task, other
 metric) with at least two rated models becomes one more row of the effects fit, in arcsin(sqrt) units,
-its pairs weighing ``w`` each (a task's own pairs weigh 1), with the shipped level ridge and catalogue cold
-start. Evaluation is unchanged: held-out tasks are ranked and scored by their relevance metric only.
+its pairs weighing ``w`` each (a task's own pairs weigh 1), with the shipped level ridge and the catalogue
+cold start of the time (two levels, ``additive.catalogue_filler``). Evaluation is unchanged: held-out tasks are ranked and scored by their relevance metric only.
 
 Run: ``python run.py secondary_metrics [--protocol ref] --cold``.
 """
@@ -50,7 +50,7 @@ def secondary_rows(D: harness.Data, matrices: dict, train: np.ndarray, metrics) 
 
 
 class SecondaryMetricEffects(GlobalViews):
-    """The shipped effects fit (arcsin units, effect ridge ``lam``, level ridge ``mu``, cold start k) with other
+    """The effects fit (arcsin units, effect ridge ``lam``, level ridge ``mu``, two-level cold start k) with other
     metrics' rows added at pair weight ``w``, for each set of metrics."""
 
     SETS = {"acc+bacc+f1+auc": ("accuracy", "balanced_accuracy", "f1", "auc"), "all six": METRICS,
