@@ -82,25 +82,39 @@ class ColdLevels(GlobalViews):
         return self
 
 
-class GroupShrunkEffects(GlobalViews):
-    """With the new levels: the effect ridge pulls a rated candidate toward its attribute groups' estimate from the
-    other rated candidates (``additive.group_targets``, leave-self-out) instead of toward 0, so a model rated on one
-    or two tasks borrows from its relatives; never-rated candidates as in the package."""
+class _NewLevelsFit(GlobalViews):
+    """Shared set-up: the shipped effects fit (arcsin units, ridge ``lam``, level ridge ``mu``) and the new levels'
+    cold start (k pseudo-models) as ``fill``."""
 
-    def __init__(self, lam=2.0, mu=0.5, k=3.0, lams=(2.0, 5.0, 10.0), view="arch+adapt, arch, family+adapt, family"):
-        self.lam, self.mu, self.k, self.lams, self.view = lam, mu, k, lams, view
+    def __init__(self, lam=2.0, mu=0.5, k=3.0, view="arch+adapt, arch, family+adapt, family"):
+        self.lam, self.mu, self.k, self.view = lam, mu, k, view
         self.levels = None
 
-    def fit(self, D, train):
-        from additive import group_targets
+    def _shipped(self, D, train):
+        """(relevance in arcsin units [T, M], effects [M], fill: effects -> effects with the cold start)."""
         from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
 
         if self.levels is None:
             self.levels = attribute_levels(D.models, LEVELS[self.view])
         R = transformed(D.R[train], "asin")
-        eff = pair_weighted_effects(R, np.ones_like(R), self.lam, mu=self.mu)
-        cold = cold_start_effects(eff, self.levels, self.k)
-        rated = ~np.isnan(eff)
+        return R, pair_weighted_effects(R, np.ones_like(R), self.lam, mu=self.mu), \
+            lambda eff: cold_start_effects(eff, self.levels, self.k)
+
+
+class GroupShrunkEffects(_NewLevelsFit):
+    """With the new levels: the effect ridge pulls a rated candidate toward its attribute groups' estimate from the
+    other rated candidates (``additive.group_targets``, leave-self-out) instead of toward 0, so a model rated on one
+    or two tasks borrows from its relatives; never-rated candidates as in the package."""
+
+    def __init__(self, lams=(2.0, 5.0, 10.0), **kwargs):
+        super().__init__(**kwargs)
+        self.lams = lams
+
+    def fit(self, D, train):
+        from additive import group_targets
+
+        R, eff, fill = self._shipped(D, train)
+        cold, rated = fill(eff), ~np.isnan(eff)
         target = group_targets(eff, self.levels, self.k)
         self.s = {"ridge to 0": cold}
         for lam in self.lams:
@@ -133,28 +147,21 @@ def shared_architecture_effects(R: np.ndarray, arch: np.ndarray, lam: float, lam
     return np.where(rated.any(0), u + a[arch], np.nan)
 
 
-class SharedArchitectureEffects(GlobalViews):
+class SharedArchitectureEffects(_NewLevelsFit):
     """The shipped fit against ``shared_architecture_effects`` for ridges ``lam_archs`` on the shared term, never-rated
     candidates filled by the new levels either way."""
 
-    def __init__(self, lam=2.0, mu=0.5, k=3.0, lam_archs=(1.0, 3.0, 10.0, 30.0),
-                 view="arch+adapt, arch, family+adapt, family"):
-        self.lam, self.mu, self.k, self.lam_archs, self.view = lam, mu, k, lam_archs, view
-        self.levels = None
+    def __init__(self, lam_archs=(1.0, 3.0, 10.0, 30.0), **kwargs):
+        super().__init__(**kwargs)
+        self.lam_archs = lam_archs
 
     def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-
-        if self.levels is None:
-            self.levels = attribute_levels(D.models, LEVELS[self.view])
-        R = transformed(D.R[train], "asin")
-        fill = lambda eff: cold_start_effects(eff, self.levels, self.k)  # noqa: E731
-        self.s = {"separate effects": fill(pair_weighted_effects(R, np.ones_like(R), self.lam, mu=self.mu))}
+        R, eff, fill = self._shipped(D, train)
+        self.s = {"separate effects": fill(eff)}
         for lam_arch in self.lam_archs:
             total = shared_architecture_effects(R, self.levels[1], self.lam, lam_arch, self.mu)
             self.s[f"shared architecture, ridge {lam_arch}"] = fill(total)
         return self
-
 
 def main():
     """10 repeats, both protocols: the shipped levels against the two that add the architecture across
