@@ -64,6 +64,7 @@ for v in interaction_effects task_scaled_effects anchored_pair_weights covariate
 # (10) other reported metrics as evidence; cold-start groups across adaptations (about 2 minutes)
 for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects shared_architecture; do run $v --cold; run $v --protocol ref --cold; done
 python cold_levels.py             # results/cold_levels_10seeds.csv
+python ceiling.py                 # a task-blind order with the held-out datasets in training (leaky)
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)
