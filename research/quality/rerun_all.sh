@@ -62,7 +62,7 @@ python anchoring.py               # results/anchoring_10seeds.csv
 #     size-dependent class effects
 for v in interaction_effects task_scaled_effects anchored_pair_weights covariate_class_effects; do run $v --cold; run $v --protocol ref --cold; done
 # (10) other reported metrics as evidence; cold-start groups across adaptations (about 2 minutes)
-for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects shared_architecture; do run $v --cold; run $v --protocol ref --cold; done
+for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects shared_architecture cold_levels_lam1 cold_levels_lam4; do run $v --cold; run $v --protocol ref --cold; done
 python cold_levels.py             # results/cold_levels_10seeds.csv
 python ceiling.py                 # a task-blind order with the held-out datasets in training (leaky)
 # tables
