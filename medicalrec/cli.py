@@ -433,7 +433,6 @@ def train(data, protocol, modes, recommenders, seed, folds, repeats, workers, gr
     import json
     from contextlib import ExitStack
 
-    from medicalrec.errors import ConfigError
     from medicalrec.mlops.tracking import tracking_uri
     from medicalrec.mlops.training import TrainConfig, run_training
 
@@ -474,7 +473,6 @@ def _with_candidates(overrides: dict, path: str) -> dict:
     """The transformer's overrides with the names of ``path`` as its extra candidates; says on stderr
     how each name was read."""
     from medicalrec.catalogue import Catalogue, read_names
-    from medicalrec.errors import ConfigError
     from medicalrec.features import normalise_category
 
     if "candidates" in overrides:
