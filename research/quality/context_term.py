@@ -1,6 +1,7 @@
 """Where the context term costs, and one way to spare generalists that lost (package folds, mode I, 5 x 3).
 
-    python research/quality/context_term.py cost        # held-out tasks whose metrics change with the term
+    python research/quality/context_term.py cost        # held-out tasks whose metrics change with the term,
+                                                        # and the term against none, per task
     python research/quality/context_term.py breadth K   # candidates rated on tasks of >= K modalities count as
                                                         # in context everywhere (from the training records)
     python research/quality/context_term.py evidence L  # outside its contexts a rated candidate gets the bonus
@@ -9,6 +10,10 @@
                                                         # modalities its training tasks have
     python research/quality/context_term.py inherit     # a never-rated candidate is in the contexts of the
                                                         # rated candidates of its cold-start group
+    python research/quality/context_term.py share L [ref] # every candidate is in the contexts of its group
+                                                        # at cold-start level L (0 arch+adapt, 1 arch,
+                                                        # 2 family+adapt, 3 family), per task against the
+                                                        # shipped term (ref: leaving sources out)
 
 A trailing ``--two-level`` runs the cold start of Updates 5 and 6 (``cold_start_across_adaptations=False``), so
 their numbers reproduce; without it, today's defaults.
@@ -17,6 +22,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from scipy.stats import wilcoxon
 
 import medicalrec.recommenders.medicalrec_transformer as transformer
 from medicalrec import constants as C
@@ -26,9 +32,9 @@ from medicalrec.features import FIRST_VALUE_TOKEN
 from package_variants import per_task
 
 
-def medicalrec_per_task(records, params: dict) -> pd.DataFrame:
+def medicalrec_per_task(records, params: dict, group_by: str | None = None) -> pd.DataFrame:
     """In process (one worker), so that the patched context table of ``spare_broad_candidates`` is the one used."""
-    return per_task(records, "medicalrec", params, workers=1)
+    return per_task(records, "medicalrec", params, group_by=group_by, workers=1)
 
 
 def distinct_per_candidate(data, column, field: str, n_models: int) -> np.ndarray:
@@ -94,10 +100,10 @@ def widen_through_modality() -> None:
     transformer._context_support = support
 
 
-def inherit_through_groups() -> None:
-    """A never-rated candidate gets no context bonus, so item cold start can place it only below every candidate
-    rated in the query's context. Here it is in the contexts where the rated candidates of its architecture +
-    adaptation group (else of its architecture under any adaptation) were rated (in this process only)."""
+def patch_context_with_groups(rewrite) -> None:
+    """Patch the package's context table (in this process only): ``rewrite(table, levels, rated, names)`` gets the
+    table ``[vocabulary, n_models]``, the candidates' four cold-start levels, which candidates training rated and
+    their names, and returns the table to use."""
     original_support, original_candidates = transformer._context_support, transformer._candidates
     names: list[str] = []
 
@@ -109,33 +115,85 @@ def inherit_through_groups() -> None:
         position, table = original_support(encoder, data, column, generalist, bonus)
         if position < 0:
             return position, table
-        levels = transformer._levels(transformer._attribute_codes(names)[0], across_adaptations=True)[:2]
+        levels = transformer._levels(transformer._attribute_codes(names)[0], across_adaptations=True)
         rated = np.zeros(len(names), dtype=bool)
         rated[column[data.record_model[data.records[C.RELEVANCE].notna().to_numpy()]]] = True
+        return position, rewrite(table, levels, rated, names)
+
+    transformer._candidates, transformer._context_support = candidates, support
+
+
+def inherit_through_groups() -> None:
+    """A never-rated candidate gets no context bonus, so item cold start can place it only below every candidate
+    rated in the query's context. Here it is in the contexts where the rated candidates of its architecture +
+    adaptation group (else of its architecture under any adaptation) were rated."""
+
+    def rewrite(table, levels, rated, names):
         for m in np.flatnonzero(~rated):
-            for level in levels:
+            for level in levels[:2]:
                 members = rated & (level == level[m])
                 if members.any():
                     table[:, m] = table[:, members].max(axis=1)
                     break
-        return position, table
+        return table
 
-    transformer._candidates, transformer._context_support = candidates, support
+    patch_context_with_groups(rewrite)
+
+
+def share_through_groups(level_index: int, generic_only: bool = False) -> None:
+    """Every candidate is in the contexts where any candidate of its group at cold-start level ``level_index`` was
+    rated. A 3D ResNet-18 rated on other CT collections then counts as rated on an OrganMNIST3D query if a
+    ResNet-18 was rated on abdominal CT; a fetal-ultrasound zero-shot model stays outside a dermoscopy query
+    unless its architecture was rated there. ``generic_only``: only candidates whose catalogue pretraining is not a
+    medical domain (``_generalists``) take their group's contexts; a specialist (pathology, medical, radiology
+    pretraining) keeps its own."""
+
+    def rewrite(table, levels, rated, names):
+        level = levels[level_index]
+        receiving = transformer._generalists(names) if generic_only else np.ones(len(names), dtype=bool)
+        shared = table.copy()
+        for group in np.unique(level):
+            members = level == group
+            shared[:, members & receiving] = table[:, members].max(axis=1, keepdims=True)
+        return shared
+
+    patch_context_with_groups(rewrite)
+
+
+def print_paired(label: str, shipped: pd.DataFrame, other: pd.DataFrame) -> None:
+    """Means of the shipped term and of ``other``, and per metric the held-out tasks where ``other`` is higher and
+    lower (lower is better for Regret@1) with the Wilcoxon signed-rank p-value."""
+    print("shipped context term", shipped.mean().round(4).to_dict())
+    print(label, other.mean().round(4).to_dict())
+    for metric in shipped.columns:
+        diff = (other[metric] - shipped[metric]).dropna()
+        p = wilcoxon(diff[diff != 0]).pvalue if (diff != 0).any() else 1.0
+        print(f"  {metric}: {(diff > 0).sum()} up, {(diff < 0).sum()} down, Wilcoxon p = {p:.3g}")
 
 
 def main() -> None:
     records = load_bench(shipped_data_path()).frame
     base = {"cold_start_across_adaptations": False} if sys.argv[-1] == "--two-level" else {}
     if sys.argv[1] == "cost":
-        diff = medicalrec_per_task(records, base) - medicalrec_per_task(records, {**base, "context_bonus": 0.0})
+        shipped = medicalrec_per_task(records, base)
+        without = medicalrec_per_task(records, {**base, "context_bonus": 0.0})
+        diff = shipped - without
         pd.set_option("display.width", 250)
         print(diff[(diff != 0).any(axis=1)].sort_values("NDCG@5").round(4).to_string())
+        print_paired("no context term", shipped, without)
     elif sys.argv[1] == "modality":
         widen_through_modality()
         print("domain context widened through modality", medicalrec_per_task(records, base).mean().round(4).to_dict())
     elif sys.argv[1] == "inherit":
         inherit_through_groups()
         print("context inherited through cold-start groups", medicalrec_per_task(records, base).mean().round(4).to_dict())
+    elif sys.argv[1] == "share":
+        group_by = "ref" if "ref" in sys.argv[3:] else None
+        shipped = medicalrec_per_task(records, base, group_by)
+        share_through_groups(int(sys.argv[2]), generic_only="generic" in sys.argv[3:])
+        shared = medicalrec_per_task(records, base, group_by)
+        who = " by generic candidates" if "generic" in sys.argv[3:] else ""
+        print_paired(f"context shared at cold-start level {sys.argv[2]}{who}", shipped, shared)
     elif sys.argv[1] == "evidence":
         scale_bonus_by_evidence(float(sys.argv[2]))
         print(f"evidence, {sys.argv[2]} pseudo-datasets", medicalrec_per_task(records, base).mean().round(4).to_dict())

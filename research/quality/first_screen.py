@@ -1,7 +1,10 @@
 """What a user sees first: the package's model fitted on the whole shipped corpus (mode I), top 5 for one task of
 each of a few domains, with each candidate's catalogue pretraining, for each given context bonus.
 
-    python research/quality/first_screen.py 0 1.0 [--level-ridge 0.5]
+    python research/quality/first_screen.py 0 1.0 [--level-ridge 0.5] [--share-level L]
+
+``--share-level L`` counts every candidate in the contexts of its cold-start group at level L
+(``context_term.py share L``).
 """
 import argparse
 
@@ -19,7 +22,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bonuses", nargs="+", type=float)
     parser.add_argument("--level-ridge", type=float, default=None, help="default: the package's")
+    parser.add_argument("--share-level", type=int, default=None, help="default: no sharing (the package's)")
     args = parser.parse_args()
+    if args.share_level is not None:
+        import context_term
+
+        context_term.share_through_groups(args.share_level)
     records = load_bench(shipped_data_path()).frame
     queries = task_queries(records).drop_duplicates("domain").set_index("domain").loc[DOMAINS].reset_index()
     catalogue = Catalogue.load()

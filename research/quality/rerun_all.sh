@@ -65,6 +65,8 @@ for v in interaction_effects task_scaled_effects anchored_pair_weights covariate
 for v in secondary_metrics cold_levels cold_levels_k group_shrunk_effects shared_architecture cold_levels_lam1 cold_levels_lam4; do run $v --cold; run $v --protocol ref --cold; done
 python cold_levels.py             # results/cold_levels_10seeds.csv
 python ceiling.py                 # a task-blind order with the held-out datasets in training (leaky)
+# (11) noise weights, lower bound, bagging; AUC above chance or weighted (about 3 minutes)
+for v in noise_weights chance_units; do run $v --cold; run $v --protocol ref --cold; done
 # tables
 python report.py > /dev/null      # results/summary.md (every variant x view x protocol)
 python key_stats.py               # results/key_stats.csv (wins/losses, Wilcoxon, cluster-bootstrap CI)

@@ -10,8 +10,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 import additive
+import chance_units
 import cold_levels
 import harness
+import noise_weights
 import recs
 import secondary
 
@@ -64,6 +66,8 @@ VARIANTS = {
     "shared_architecture": lambda: cold_levels.SharedArchitectureEffects(),
     "cold_levels_lam1": lambda: cold_levels.ColdLevels(lam=1.0, views=("arch+adapt, arch, family+adapt, family",)),
     "cold_levels_lam4": lambda: cold_levels.ColdLevels(lam=4.0, views=("arch+adapt, arch, family+adapt, family",)),
+    "noise_weights": lambda: noise_weights.NoiseWeightedEffects(),
+    "chance_units": lambda: chance_units.ChanceUnits(),
 }
 
 

@@ -1,0 +1,56 @@
+"""Relevance measured above chance: does an AUC task count too little beside an accuracy task?
+
+Why: the effects fit pools tasks whose relevance metric differs. AUC has chance at 0.5, accuracy and F1 nearer
+0, so the same real difference between two models is about half as many points of AUC; in a least-squares fit an
+AUC task then counts about a quarter as much. Views: AUC rescaled to 2 (auc - 0.5) (and balanced accuracy to
+(r - 1/K) / (1 - 1/K)) before arcsin(sqrt); AUC tasks' pairs weighted 2 or 4 (or 0.5) with the units unchanged.
+
+Every view: effect ridge 2, level ridge 0.5, the package's four-level cold start (k 3).
+Run: ``python run.py chance_units [--protocol ref] --cold``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from additive import pair_weighted_effects, transformed
+from cold_levels import LEVELS, attribute_levels
+from noise_weights import SHIPPED_LEVELS
+from recs import GlobalViews
+
+
+def above_chance(R: np.ndarray, tasks, metrics=("auc",)) -> np.ndarray:
+    """R with each listed metric's tasks rescaled so chance is 0 (AUC 0.5; balanced accuracy 1/K), clipped at 0."""
+    out = R.copy()
+    metric = tasks["metric"].astype(str).to_numpy()
+    k = np.clip(tasks["n_classes"].fillna(2).to_numpy(float), 2, None)
+    for name in metrics:
+        rows = metric == name
+        chance = np.full(len(tasks), 0.5) if name == "auc" else 1.0 / k
+        out[rows] = np.clip((R[rows] - chance[rows, None]) / (1 - chance[rows, None]), 0.0, 1.0)
+    return out
+
+
+class ChanceUnits(GlobalViews):
+    def __init__(self, lam=2.0, mu=0.5, k=3.0, auc_weights=(0.5, 2.0, 4.0)):
+        self.lam, self.mu, self.k, self.auc_weights = lam, mu, k, auc_weights
+        self.levels = None
+
+    def fit(self, D, train):
+        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
+
+        if self.levels is None:
+            self.levels = attribute_levels(D.models, LEVELS[SHIPPED_LEVELS])
+        cold = lambda eff: cold_start_effects(eff, self.levels, self.k)  # noqa: E731
+        tasks = D.tasks.iloc[train]
+        R = transformed(D.R[train], "asin")
+        ones = np.ones_like(R)
+        self.s = {"shipped": cold(pair_weighted_effects(R, ones, self.lam, mu=self.mu))}
+        for label, metrics in (("auc above chance", ("auc",)),
+                               ("auc, balanced acc above chance", ("auc", "balanced_accuracy"))):
+            Rc = transformed(above_chance(D.R[train], tasks, metrics), "asin")
+            self.s[label] = cold(pair_weighted_effects(Rc, ones, self.lam, mu=self.mu))
+        is_auc = (tasks["metric"].astype(str).to_numpy() == "auc")
+        for w in self.auc_weights:
+            W = np.broadcast_to(np.where(is_auc, w, 1.0)[:, None], R.shape)
+            self.s[f"auc weight {w}"] = cold(pair_weighted_effects(R, W, self.lam, mu=self.mu))
+        return self
