@@ -1,10 +1,14 @@
 """Batch scoring benchmark (a script that prints tables; not a test).
 
-1. End to end: ``score_file`` on 10k, 100k and 1M task rows -> top-10 CSV, each size in a fresh
+1. End to end: ``score_file`` on 10k, 100k and 1M task rows -> top-10 CSV, each input in a fresh
    subprocess (wall time, tasks/s, peak RSS = the kernel's VmHWM of that process). The input CSVs are
    generated first, outside the timed part, from the real tasks of the public bench sampled with
-   replacement, with sizes varied (log-uniform x0.25..x4, and a third of the image sizes redrawn).
-2. Where the time goes: each stage of the pipeline timed alone on one 100k-row input.
+   replacement, with sizes varied (log-uniform x0.25..x4, and a third of the image sizes redrawn);
+   the scorer runs the network once per distinct token row, and the table says what share of rows
+   is distinct. Then 1M rows whose token rows are *all* distinct (``--distinct-rows``), the worst
+   case for that sharing.
+2. Where the time goes: each stage of the pipeline timed alone on one 100k-row input, and on 100k
+   rows whose token rows are all distinct.
 3. Pure model throughput on the same token batches: ONNX Runtime vs the same network in torch eager
    (``MedicalRecTransformer.score_tokens``), no de-duplication.
 4. Import cost: ``import medicalrec.serving.batch`` and ``medicalrec --help`` wall time.
@@ -15,8 +19,8 @@
 Targets: 1M tasks -> top-10 CSV in under 60 s; peak memory under 1 GiB and flat in input size;
 ONNX Runtime >= 2x torch eager; ``medicalrec --help`` under 0.5 s.
 
-    python benchmarks/bench_scoring.py                       # all sizes: ~3 min; needs ~2.5 GB of
-                                                             # temp disk (1M input 150 MB, output 2.2 GB)
+    python benchmarks/bench_scoring.py                       # all inputs: ~6 min; needs ~4 GB of temp
+                                                             # disk (two 1M inputs, one 3.2 GB output)
     python benchmarks/bench_scoring.py --sizes 10000,100000  # quicker
     python benchmarks/bench_scoring.py --only-output-size     # part 5 alone: ~1 min, ~1 GB of temp disk
 """
@@ -89,6 +93,51 @@ def make_input(path: Path, n_rows: int, seed: int = 0, block: int = 200_000) -> 
     return path
 
 
+def distinct_token_rows(bundle_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Index of the first row of each distinct token row of ``frame`` under the bundle's encoder."""
+    from medicalrec.bench.loading import normalize
+    from medicalrec.serving.bundle import read_bundle
+    from medicalrec.serving.scorer import Scorer, unique_rows
+
+    scorer = Scorer(read_bundle(bundle_dir), device="cpu")
+    tokens = scorer.encoder.tokens(normalize(frame, "generated", required=()).frame)
+    return np.sort(unique_rows(tokens)[0])
+
+
+def make_distinct_input(path: Path, n_rows: int, bundle_dir: Path, seed: int = 0) -> Path:
+    """``n_rows`` task rows whose token rows are all distinct, so the scorer can share no network run
+    between tasks (the worst case for its de-duplication). Each field is drawn on its own: the
+    categories from the real tasks' values, counts and image sides log-uniformly over wide ranges;
+    rows that repeat an earlier token row are dropped and more are drawn."""
+    from medicalrec.bench.tasks import task_queries
+
+    queries = task_queries(pd.read_csv(REAL_BENCH)).reset_index(drop=True)[QUERY_COLUMNS]
+    rng = np.random.default_rng(seed)
+
+    def log_uniform(low: float, high: float, n: int) -> np.ndarray:
+        return np.floor(np.exp(rng.uniform(np.log(low), np.log(high), n)))
+
+    kept: list[pd.DataFrame] = []
+    while sum(len(k) for k in kept) < n_rows:
+        n = int(1.05 * n_rows)
+        rows = pd.DataFrame({c: rng.choice(queries[c].to_numpy(), n) for c in ("ref", "task", "domain", "modality",
+                                                                              "task_type")})
+        rows["n_samples"] = log_uniform(50, 2e6, n)
+        train, test = rng.uniform(0.3, 0.8, n), rng.uniform(0.2, 0.8, n)
+        rows["n_train"] = np.floor(rows["n_samples"] * train)
+        rows["n_test"] = np.floor(rows["n_samples"] * (1 - train) * test)
+        rows["n_val"] = np.floor(rows["n_samples"] * (1 - train) * (1 - test) * rng.uniform(0.0, 1.0, n))
+        rows["width"], rows["height"] = log_uniform(16, 8192, n), log_uniform(16, 8192, n)
+        rows["channels"] = rng.choice([1, 3], n)
+        rows["n_classes"] = log_uniform(2, 500, n)
+        kept = [pd.concat(kept + [rows], ignore_index=True)] if kept else [rows]
+        kept = [kept[0].iloc[distinct_token_rows(bundle_dir, kept[0])].reset_index(drop=True)]
+    rows = kept[0].iloc[:n_rows].reset_index(drop=True)
+    rows.insert(0, "task_id", [f"task-{i:07d}" for i in range(n_rows)])
+    rows[["task_id"] + QUERY_COLUMNS].to_csv(path, index=False)
+    return path
+
+
 def end_to_end(bundle: Path, source: Path, target: Path, chunk_size: int) -> dict:
     result = subprocess.run([sys.executable, "-c", END_TO_END, str(bundle), str(source), str(target), str(chunk_size)],
                             capture_output=True, text=True)
@@ -121,7 +170,7 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
 
     from medicalrec.bench.loading import normalize, read_table
     from medicalrec.serving.bundle import read_bundle
-    from medicalrec.serving.scorer import Scorer, output_schema, top_k_indices, unique_rows
+    from medicalrec.serving.scorer import Scorer, output_schema, unique_rows
 
     scorer = Scorer(read_bundle(bundle_dir), device="cpu")
     timings: dict[str, float] = {}
@@ -147,16 +196,17 @@ def stage_breakdown(bundle_dir: Path, source: Path, chunk_size: int) -> list[tup
         tokens = timed("encode tokens (FeatureEncoder.tokens)", scorer.encoder.tokens, frame)
         timed("  of which categorical features", scorer.encoder.tokens, frame[categorical])
         first, inverse = timed("distinct token rows (unique_rows)", unique_rows, tokens)
-        scores = timed("ONNX Runtime on distinct rows", scorer._run, tokens[first])
-        ranked = timed("top-10 (partition + sort)", top_k_indices, scores, 10)[inverse]
+        ranked = timed("network + top-10 on distinct rows (in blocks)", scorer._top_k_distinct, tokens[first], 10, None,
+                       None)[0][inverse]
+        timed("  of which ONNX Runtime", scorer._run, tokens[first])
         timed("evidence (EvidenceIndex.explain_tasks)", scorer.evidence.explain_tasks, frame, ranked)
         ids = frame.index.to_numpy().astype(str).astype(object)
         table = timed("build output table (Arrow arrays, rounding, escaping)", scorer.arrow_table, frame, ids, 10, True)
         timed("write CSV (pyarrow)", writer.write_table, table)
     writer.close()
     os.unlink(sink.name)
-    inside = ("encode tokens (FeatureEncoder.tokens)", "distinct token rows (unique_rows)", "ONNX Runtime on distinct rows",
-              "top-10 (partition + sort)", "evidence (EvidenceIndex.explain_tasks)")
+    inside = ("encode tokens (FeatureEncoder.tokens)", "distinct token rows (unique_rows)",
+              "network + top-10 on distinct rows (in blocks)", "evidence (EvidenceIndex.explain_tasks)")
     build = "build output table (Arrow arrays, rounding, escaping)"
     timings[build] -= sum(timings[name] for name in inside)
     distinct = len(unique_rows(np.concatenate([scorer.encoder.tokens(f) for f in frames]))[0])
@@ -249,6 +299,8 @@ def main() -> None:
     parser.add_argument("--size-tasks", default="20000,1000",
                         help="tasks scored for the output-size table at top-7 and at top-all (all: every candidate)")
     parser.add_argument("--only-output-size", action="store_true", help="run part 5 (output size) alone")
+    parser.add_argument("--distinct-rows", type=int, default=1_000_000,
+                        help="also score an input of this many rows whose token rows are all distinct (0: skip)")
     args = parser.parse_args()
     rows_top, rows_all = (int(s) for s in args.size_tasks.split(","))
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -260,23 +312,40 @@ def main() -> None:
         if args.only_output_size:
             print_output_sizes(bundle, workdir, rows_top, rows_all)
             return
-        inputs = {}
+        inputs, distinct = {}, {}
         for n in sizes:
             started = time.perf_counter()
             inputs[n] = make_input(workdir / f"tasks_{n}.csv", n)
+            distinct[n] = len(distinct_token_rows(bundle, pd.read_csv(inputs[n])))
             print(f"generated {n:,} rows in {time.perf_counter() - started:.1f} s (not timed below)")
+        if args.distinct_rows:
+            started = time.perf_counter()
+            n = args.distinct_rows
+            inputs["distinct"] = make_distinct_input(workdir / f"tasks_distinct_{n}.csv", n, bundle)
+            distinct["distinct"] = len(distinct_token_rows(bundle, pd.read_csv(inputs["distinct"])))
+            print(f"generated {n:,} rows with distinct token rows in {time.perf_counter() - started:.1f} s "
+                  "(not timed below)")
 
-        print("\nend to end: score_file -> top-10 CSV, fresh process per size")
-        print(f"{'rows':>10} {'seconds':>8} {'tasks/s':>9} {'process s':>9} {'peak RSS MiB':>12} {'output MB':>9}")
-        for n in sizes:
-            result = end_to_end(bundle, inputs[n], workdir / f"recs_{n}.csv", args.chunk_size)
-            print(f"{n:>10,} {result['score_seconds']:>8.1f} {n / result['score_seconds']:>9,.0f} "
-                  f"{result['process_seconds']:>9.1f} {result['max_rss_kib'] / 1024:>12.0f} {result['output_mb']:>9.0f}")
-            (workdir / f"recs_{n}.csv").unlink()
+        print("\nend to end: score_file -> top-10 CSV, fresh process per input")
+        print(f"{'rows':>10} {'distinct':>8} {'seconds':>8} {'tasks/s':>9} {'process s':>9} {'peak RSS MiB':>12} "
+              f"{'output MB':>9}")
+        for key, source in inputs.items():
+            n = len(pd.read_csv(source, usecols=["task_id"]))
+            result = end_to_end(bundle, source, workdir / "recs.csv", args.chunk_size)
+            if result["rows"] != n:
+                raise RuntimeError(f"{source}: {n - result['rows']} of {n} rows were not scored")
+            print(f"{n:>10,} {distinct[key] / n:>8.1%} {result['score_seconds']:>8.1f} "
+                  f"{n / result['score_seconds']:>9,.0f} {result['process_seconds']:>9.1f} "
+                  f"{result['max_rss_kib'] / 1024:>12.0f} {result['output_mb']:>9.0f}")
+            (workdir / "recs.csv").unlink()
 
-        stage_input = inputs[min(sizes, key=lambda s: abs(s - 100_000))]
-        for name, seconds in stage_breakdown(bundle, stage_input, args.chunk_size):
-            print(f"  {name:<58} {seconds:>7.2f} s")
+        stage_inputs = [inputs[min(sizes, key=lambda s: abs(s - 100_000))]]
+        if args.distinct_rows:
+            n = min(args.distinct_rows, 100_000)
+            stage_inputs.append(make_distinct_input(workdir / f"tasks_distinct_{n}_stages.csv", n, bundle, seed=1))
+        for stage_input in stage_inputs:
+            for name, seconds in stage_breakdown(bundle, stage_input, args.chunk_size):
+                print(f"  {name:<58} {seconds:>7.2f} s")
 
         n_model = min(20_000, min(sizes))
         print(f"\nmodel only, {n_model:,} token rows (mode {args.mode}), no de-duplication")

@@ -135,3 +135,30 @@ def test_mlproject_limits_take_none_but_not_latest(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "--within must be a finite number >= 0, got 'latest'" in result.stderr
     assert not (tmp_path / "y.csv").exists()
+
+
+@pytest.mark.parametrize("top_k,limits", [(None, None), (3, None), (None, Limits(max_params=30, within=5)),
+                                          (3, Limits(max_gflops=10, within=3))])
+def test_ranking_in_blocks_of_distinct_rows_changes_nothing(scoring_bundle, tasks_file, tmp_path, monkeypatch, top_k,
+                                                            limits):
+    """The scorer cuts distinct token rows to their top-k a block at a time (memory in top_k, not in
+    the number of candidates); blocks of one row must write the file that one block writes."""
+    import medicalrec.serving.scorer as scorer_module
+    from medicalrec.bench.loading import load_bench
+
+    _, bundle, _ = scoring_bundle
+    tokens = scorer_module.Scorer(bundle).encoder.tokens(load_bench(tasks_file, required=()).frame)
+    assert len(scorer_module.unique_rows(tokens)[0]) > 4  # several blocks
+    # The task that keeps the fewest candidates within the limits goes last: its block alone must not
+    # decide how many candidates every task keeps.
+    kept = _score(bundle, tasks_file, tmp_path / "kept.csv", top_k=None, limits=Limits(max_params=30, within=5))
+    sizes = kept.groupby(C.TASK_ID).size()
+    assert sizes.nunique() > 1
+    tasks = pd.read_csv(tasks_file, dtype={C.TASK_ID: str})
+    ordered = tmp_path / "ordered.csv"
+    tasks.set_index(C.TASK_ID).loc[sizes.sort_values(ascending=False, kind="stable").index].reset_index().to_csv(
+        ordered, index=False)
+    whole = _score(bundle, ordered, tmp_path / "whole.csv", top_k=top_k, limits=limits)
+    monkeypatch.setattr(scorer_module, "RANK_BLOCK", 1)
+    blocks = _score(bundle, ordered, tmp_path / "blocks.csv", top_k=top_k, limits=limits)
+    pd.testing.assert_frame_equal(blocks, whole)

@@ -43,6 +43,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_TOP_K = 10
 SIGNIFICANT_DIGITS = 6
 ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
+RANK_BLOCK = 4096  # distinct rows scored and cut to their top-k at a time (memory per chunk in top_k)
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 EVIDENCE_INLINE = "inline"
@@ -181,6 +182,36 @@ class Scorer:
             out[start:start + ORT_BATCH] = self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
         return out
 
+    def _top_k_distinct(self, tokens: np.ndarray, top_k: int | None, mask: np.ndarray | None,
+                        limits: Limits | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """``(ranked, scores, valid, widest)`` of distinct token rows, ``RANK_BLOCK`` rows at a time, so
+        the ``[rows, candidates]`` scores exist for one block only: a chunk whose rows are all
+        distinct needs memory in ``top_k``, not in the number of candidates. ``valid`` marks the
+        ranked candidates within ``limits`` (those outside score -inf and sort last); ``widest`` is
+        the most candidates any row keeps."""
+        n, m = len(tokens), self.n_models
+        k = m if top_k is None else min(int(top_k), m)
+        ranked = np.zeros((n, k), dtype=np.int64)
+        scores = np.zeros((n, k), dtype=np.float32)
+        valid = np.ones((n, k), dtype=bool)
+        widest = 0
+        for start in range(0, n, RANK_BLOCK):
+            block = self._run(tokens[start:start + RANK_BLOCK])
+            rows = slice(start, start + len(block))
+            keep = None
+            if mask is not None:
+                keep = np.broadcast_to(mask, block.shape).copy()
+                if limits.within is not None:
+                    best = np.argmax(np.where(keep, block, -np.inf), axis=1)  # first column on ties, as top_k_indices
+                    keep &= near_first(self.candidates[C.EXPECTED], best, limits.within)
+                block = np.where(keep, block, -np.inf).astype(np.float32)
+                widest = max(widest, int(keep.sum(axis=1).max()))
+            ranked[rows] = top_k_indices(block, k)
+            scores[rows] = np.take_along_axis(block, ranked[rows], axis=1)
+            if keep is not None:
+                valid[rows] = np.take_along_axis(keep, ranked[rows], axis=1)
+        return ranked, scores, valid, widest
+
     def _rank(self, frame: pd.DataFrame, top_k: int | None, csv_safe: bool = False,
               limits: Limits | None = None) -> _Ranking:
         """Top-k of every task among the candidates within ``limits``; the network runs once per
@@ -189,20 +220,13 @@ class Scorer:
         mask = self.candidate_mask(limits)
         tokens = self.encoder.tokens(frame)
         first, inverse = unique_rows(tokens)
-        unique_scores = self._run(tokens[first])
-        keep = None
+        unique_ranked, unique_scores, unique_valid, widest = self._top_k_distinct(tokens[first], top_k, mask, limits)
         if mask is not None:
-            keep = np.broadcast_to(mask, unique_scores.shape).copy()
-            if limits.within is not None:
-                best = np.argmax(np.where(keep, unique_scores, -np.inf), axis=1)  # first column on ties, as top_k_indices
-                keep &= near_first(self.candidates[C.EXPECTED], best, limits.within)
-            unique_scores = np.where(keep, unique_scores, -np.inf).astype(np.float32)
-            widest = int(keep.sum(axis=1).max()) if len(keep) else 0
-            top_k = widest if top_k is None else min(top_k, widest)
-        unique_ranked = top_k_indices(unique_scores, top_k)
+            k = widest if top_k is None else min(top_k, widest)
+            unique_ranked, unique_scores, unique_valid = (a[:, :k] for a in (unique_ranked, unique_scores, unique_valid))
         ranked = unique_ranked[inverse]
-        scores = np.take_along_axis(unique_scores, unique_ranked, axis=1)[inverse]
-        valid = None if keep is None else np.take_along_axis(keep, unique_ranked, axis=1)[inverse]
+        scores = unique_scores[inverse]
+        valid = None if mask is None else unique_valid[inverse]
         if self.evidence is not None:
             evidence = self.evidence.explain_tasks(frame, ranked, label=escape_formula if csv_safe else None)
         else:
