@@ -43,7 +43,9 @@ DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_TOP_K = 10
 SIGNIFICANT_DIGITS = 6
 ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
-RANK_BLOCK = 4096  # distinct rows scored and cut to their top-k at a time (memory per chunk in top_k)
+# Distinct rows scored and cut to their top-k at a time (memory per chunk in top_k); a multiple of
+# ORT_BATCH, so that ONNX Runtime sees the same batches as without blocks.
+RANK_BLOCK = 16 * ORT_BATCH
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 EVIDENCE_INLINE = "inline"
@@ -183,17 +185,17 @@ class Scorer:
         return out
 
     def _top_k_distinct(self, tokens: np.ndarray, top_k: int | None, mask: np.ndarray | None,
-                        limits: Limits | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                        limits: Limits | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
         """``(ranked, scores, valid, widest)`` of distinct token rows, ``RANK_BLOCK`` rows at a time, so
         the ``[rows, candidates]`` scores exist for one block only: a chunk whose rows are all
-        distinct needs memory in ``top_k``, not in the number of candidates. ``valid`` marks the
-        ranked candidates within ``limits`` (those outside score -inf and sort last); ``widest`` is
-        the most candidates any row keeps."""
+        distinct needs memory in ``top_k``, not in the number of candidates. ``valid`` (None without
+        a ``mask``) marks the ranked candidates within ``limits`` (those outside score -inf and sort
+        last); ``widest`` is the most candidates any row keeps."""
         n, m = len(tokens), self.n_models
         k = m if top_k is None else min(int(top_k), m)
         ranked = np.zeros((n, k), dtype=np.int64)
         scores = np.zeros((n, k), dtype=np.float32)
-        valid = np.ones((n, k), dtype=bool)
+        valid = None if mask is None else np.ones((n, k), dtype=bool)
         widest = 0
         for start in range(0, n, RANK_BLOCK):
             block = self._run(tokens[start:start + RANK_BLOCK])
@@ -221,12 +223,13 @@ class Scorer:
         tokens = self.encoder.tokens(frame)
         first, inverse = unique_rows(tokens)
         unique_ranked, unique_scores, unique_valid, widest = self._top_k_distinct(tokens[first], top_k, mask, limits)
+        valid = None
         if mask is not None:
             k = widest if top_k is None else min(top_k, widest)
             unique_ranked, unique_scores, unique_valid = (a[:, :k] for a in (unique_ranked, unique_scores, unique_valid))
+            valid = unique_valid[inverse]
         ranked = unique_ranked[inverse]
         scores = unique_scores[inverse]
-        valid = None if mask is None else unique_valid[inverse]
         if self.evidence is not None:
             evidence = self.evidence.explain_tasks(frame, ranked, label=escape_formula if csv_safe else None)
         else:

@@ -3,7 +3,8 @@
 Why: the effects fit pools tasks whose relevance metric differs. AUC has chance at 0.5, accuracy and F1 nearer
 0, so the same real difference between two models is about half as many points of AUC; in a least-squares fit an
 AUC task then counts about a quarter as much. Views: AUC rescaled to 2 (auc - 0.5) (and balanced accuracy to
-(r - 1/K) / (1 - 1/K)) before arcsin(sqrt); AUC tasks' pairs weighted 2 or 4 (or 0.5) with the units unchanged.
+(r - 1/K) / (1 - 1/K)) before arcsin(sqrt); AUC tasks' pairs weighted 2 or 4 (or 0.5) with the units unchanged, weights rescaled to mean 1 over the rated
+pairs so the ridge keeps its strength.
 
 Every view: effect ridge 2, level ridge 0.5, the package's four-level cold start (k 3).
 Run: ``python run.py chance_units [--protocol ref] --cold``.
@@ -14,7 +15,7 @@ import numpy as np
 
 from additive import pair_weighted_effects, transformed
 from cold_levels import LEVELS, attribute_levels
-from noise_weights import SHIPPED_LEVELS
+from noise_weights import SHIPPED_LEVELS, mean_one
 from recs import GlobalViews
 
 
@@ -51,6 +52,6 @@ class ChanceUnits(GlobalViews):
             self.s[label] = cold(pair_weighted_effects(Rc, ones, self.lam, mu=self.mu))
         is_auc = (tasks["metric"].astype(str).to_numpy() == "auc")
         for w in self.auc_weights:
-            W = np.broadcast_to(np.where(is_auc, w, 1.0)[:, None], R.shape)
+            W = mean_one(np.broadcast_to(np.where(is_auc, w, 1.0)[:, None], R.shape), R)
             self.s[f"auc weight {w}"] = cold(pair_weighted_effects(R, W, self.lam, mu=self.mu))
         return self

@@ -7,7 +7,8 @@ recommendation than one that is steadily good, and a task whose order disagrees 
 either a niche or noise. These views ask whether counting such evidence less ranks new datasets better:
 
 * ``model var a``: feasible weighted least squares, each pair weighted pooled variance / the model's residual
-  variance (shrunk toward the pooled one with ``a`` pseudo-residuals), refitted once;
+  variance (shrunk toward the pooled one with ``a`` pseudo-residuals), refitted once; weights rescaled to mean 1
+  over the rated pairs (``mean_one``), here and in every weighted view, so the ridge keeps its strength;
 * ``task var a``: the same with the task's residual variance;
 * ``lcb c``: the effect minus ``c`` standard errors (residual sd of the model / sqrt(pairs + ridge));
 * ``bag B``: the mean effect over ``B`` fits on training datasets drawn with replacement.
@@ -24,6 +25,12 @@ from cold_levels import LEVELS, attribute_levels
 from recs import GlobalViews
 
 SHIPPED_LEVELS = "arch+adapt, arch, family+adapt, family"
+
+
+def mean_one(W: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Pair weights rescaled to mean 1 over the rated pairs, so that the effect ridge (pseudo-pairs) keeps its
+    strength and a view changes only how the evidence is spread."""
+    return W / np.mean(np.broadcast_to(W, R.shape)[~np.isnan(R)])
 
 
 def residuals(R: np.ndarray, eff: np.ndarray) -> np.ndarray:
@@ -61,11 +68,11 @@ class NoiseWeightedEffects(GlobalViews):
         self.s = {"shipped": cold(eff)}
         for a in self.model_as:
             var, pooled = shrunk_variance(res, 0, a)
-            W = np.broadcast_to((pooled / var)[None, :], R.shape)
+            W = mean_one(np.broadcast_to((pooled / var)[None, :], R.shape), R)
             self.s[f"model var a={a}"] = cold(pair_weighted_effects(R, W, self.lam, mu=self.mu))
         for a in self.task_as:
             var, pooled = shrunk_variance(res, 1, a)
-            W = np.broadcast_to((pooled / var)[:, None], R.shape)
+            W = mean_one(np.broadcast_to((pooled / var)[:, None], R.shape), R)
             self.s[f"task var a={a}"] = cold(pair_weighted_effects(R, W, self.lam, mu=self.mu))
         var, _ = shrunk_variance(res, 0, 1.0)
         n = (~np.isnan(R)).sum(0)
@@ -79,9 +86,11 @@ class NoiseWeightedEffects(GlobalViews):
             fits = []
             for _ in range(B):
                 draws = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
-                W = np.broadcast_to(draws[index][:, None].astype(float), R.shape)
-                fits.append(pair_weighted_effects(np.where(W > 0, R, np.nan), W, self.lam, mu=self.mu))
+                drawn = np.where(draws[index][:, None] > 0, R, np.nan)
+                W = mean_one(np.broadcast_to(draws[index][:, None].astype(float), R.shape), drawn)
+                fits.append(pair_weighted_effects(drawn, W, self.lam, mu=self.mu))
             fits = np.array(fits)
-            mean = np.where(np.isnan(fits).all(0), np.nan, np.nanmean(np.where(np.isnan(fits), np.nan, fits), 0))
+            with np.errstate(invalid="ignore"):
+                mean = np.where(np.isnan(fits).all(0), np.nan, np.nanmean(fits, 0))
             self.s[f"bag B={B}"] = cold(np.where(np.isnan(eff), np.nan, np.where(np.isnan(mean), eff, mean)))
         return self
