@@ -13,12 +13,12 @@ best_mean_relevance, the per-task Wilcoxon test between them over all 15 repeats
 and regret@1 (seed.repeat), and the sources whose held-out tasks lose most between medicalrec's worst
 and best repeats.
 
-Why: the README reports seed 0 (repeats 0-2). With other seeds some repeats lose 0.02 NDCG@5 at once:
-when CheXpert and MIMIC-CXR fall into one fold, training knows the chest X-ray models only from NIH and
-PadChest, whose order is the reverse of theirs (XRV ResNet-50 above XRV DenseNet-121 there, below on all 12
-of their two-model tasks), and rates the CheXpert DenseNet-121 ensemble, which wins their other 10 tasks by
-far, on 10 tasks where it ties the ResNet; the effect ridge pulls the model with less evidence further
-toward 0, below the ResNet (``--xrv``). ``--shrink`` tries two other targets for the ridge (monkeypatched,
+Why: the README reports seed 0 (repeats 0-2). With other seeds some repeats drop at once (numbers in the
+README): when CheXpert and MIMIC-CXR fall into one fold, training knows the chest X-ray models only from NIH
+and PadChest, whose order is the reverse of theirs (XRV ResNet-50 above XRV DenseNet-121 there, below on
+their two-model tasks), and rates the CheXpert DenseNet-121 ensemble, which wins their other tasks by far,
+only where it ties the ResNet; the effect ridge pulls the model with less evidence further toward 0, below
+the ResNet (``--xrv``). ``--shrink`` tries two other targets for the ridge (monkeypatched,
 one worker): the mean of each model's co-rated competitors (``competitors``), or of its connected group
 of models (``component``). The gate's held-out-dataset fits then take the penalty of the whole training
 set (the held-out dataset's co-ratings included); the gate stays shut on this corpus, so the scores are
