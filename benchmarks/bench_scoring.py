@@ -5,8 +5,8 @@
    generated first, outside the timed part, from the real tasks of the public bench sampled with
    replacement, with sizes varied (log-uniform x0.25..x4, and a third of the image sizes redrawn);
    the scorer runs the network once per distinct token row of each chunk, and the table's
-   ``network`` column says on what share of the rows it ran. Then 1M rows whose token rows are *all* distinct (``--distinct-rows``), the worst
-   case for that sharing.
+   ``network`` column says on what share of the rows it ran. Then 1M rows whose token rows are
+   *all* distinct (``--distinct-rows``), the worst case for that sharing.
 2. Where the time goes: each stage of the pipeline timed alone on one 100k-row input, and on 100k
    rows whose token rows are all distinct.
 3. Pure model throughput on the same token batches: ONNX Runtime vs the same network in torch eager
@@ -97,9 +97,8 @@ def token_rows(bundle_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     """The bundle encoder's token rows of ``frame``."""
     from medicalrec.bench.loading import normalize
     from medicalrec.serving.bundle import read_bundle
-    from medicalrec.serving.scorer import Scorer
 
-    return Scorer(read_bundle(bundle_dir), device="cpu").encoder.tokens(normalize(frame, "generated", required=()).frame)
+    return read_bundle(bundle_dir).encoder.tokens(normalize(frame, "generated", required=()).frame)
 
 
 def network_rows(bundle_dir: Path, source: Path, chunk_size: int) -> int:
@@ -325,29 +324,28 @@ def main() -> None:
         if args.only_output_size:
             print_output_sizes(bundle, workdir, rows_top, rows_all)
             return
-        inputs, distinct = {}, {}
+        inputs = {}
         for n in sizes:
             started = time.perf_counter()
             inputs[n] = make_input(workdir / f"tasks_{n}.csv", n)
-            distinct[n] = network_rows(bundle, inputs[n], args.chunk_size)
             print(f"generated {n:,} rows in {time.perf_counter() - started:.1f} s (not timed below)")
+        runs = [(inputs[n], n) for n in sizes]
         if args.distinct_rows:
             started = time.perf_counter()
             n = args.distinct_rows
-            inputs["distinct"] = make_distinct_input(workdir / f"tasks_distinct_{n}.csv", n, bundle)
-            distinct["distinct"] = network_rows(bundle, inputs["distinct"], args.chunk_size)
+            runs.append((make_distinct_input(workdir / f"tasks_distinct_{n}.csv", n, bundle), n))
             print(f"generated {n:,} rows with distinct token rows in {time.perf_counter() - started:.1f} s "
                   "(not timed below)")
 
         print("\nend to end: score_file -> top-10 CSV, fresh process per input")
         print(f"{'rows':>10} {'network':>8} {'seconds':>8} {'tasks/s':>9} {'process s':>9} {'peak RSS MiB':>12} "
               f"{'output MB':>9}")
-        for key, source in inputs.items():
-            n = len(pd.read_csv(source, usecols=["task_id"]))
+        for source, n in runs:
+            network = network_rows(bundle, source, args.chunk_size)
             result = end_to_end(bundle, source, workdir / "recs.csv", args.chunk_size)
             if result["rows"] != n:
                 raise RuntimeError(f"{source}: {n - result['rows']} of {n} rows were not scored")
-            print(f"{n:>10,} {distinct[key] / n:>8.1%} {result['score_seconds']:>8.1f} "
+            print(f"{n:>10,} {network / n:>8.1%} {result['score_seconds']:>8.1f} "
                   f"{n / result['score_seconds']:>9,.0f} {result['process_seconds']:>9.1f} "
                   f"{result['max_rss_kib'] / 1024:>12.0f} {result['output_mb']:>9.0f}")
             (workdir / "recs.csv").unlink()

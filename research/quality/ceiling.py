@@ -9,14 +9,14 @@ import numpy as np
 
 import harness
 from additive import pair_weighted_effects, transformed
-from cold_levels import LEVELS, attribute_levels
+from cold_levels import LEVELS, SHIPPED_LEVELS, attribute_levels
 
 
 def main():
     from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
 
     D = harness.load()
-    levels = attribute_levels(D.models, LEVELS["arch+adapt, arch, family+adapt, family"])
+    levels = attribute_levels(D.models, LEVELS[SHIPPED_LEVELS])
     groups = D.tasks.dataset.astype(str).to_numpy()
     n_rated = (~np.isnan(D.R)).sum(1)
     views = ("training tasks (shipped)", "training + held-out tasks (leaky)", "held-out tasks only (in-sample)")

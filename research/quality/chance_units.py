@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from additive import pair_weighted_effects, transformed
-from cold_levels import LEVELS, attribute_levels
-from noise_weights import SHIPPED_LEVELS, mean_one
-from recs import GlobalViews
+from cold_levels import ShippedFit
+from noise_weights import mean_one
 
 
 def above_chance(R: np.ndarray, tasks, metrics=("auc",)) -> np.ndarray:
@@ -31,21 +30,16 @@ def above_chance(R: np.ndarray, tasks, metrics=("auc",)) -> np.ndarray:
     return out
 
 
-class ChanceUnits(GlobalViews):
-    def __init__(self, lam=2.0, mu=0.5, k=3.0, auc_weights=(0.5, 2.0, 4.0)):
-        self.lam, self.mu, self.k, self.auc_weights = lam, mu, k, auc_weights
-        self.levels = None
+class ChanceUnits(ShippedFit):
+    def __init__(self, auc_weights=(0.5, 2.0, 4.0), **kwargs):
+        super().__init__(**kwargs)
+        self.auc_weights = auc_weights
 
     def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-
-        if self.levels is None:
-            self.levels = attribute_levels(D.models, LEVELS[SHIPPED_LEVELS])
-        cold = lambda eff: cold_start_effects(eff, self.levels, self.k)  # noqa: E731
+        R, eff, cold = self._shipped(D, train)
         tasks = D.tasks.iloc[train]
-        R = transformed(D.R[train], "asin")
         ones = np.ones_like(R)
-        self.s = {"shipped": cold(pair_weighted_effects(R, ones, self.lam, mu=self.mu))}
+        self.s = {"shipped": cold(eff)}
         for label, metrics in (("auc above chance", ("auc",)),
                                ("auc, balanced acc above chance", ("auc", "balanced_accuracy"))):
             Rc = transformed(above_chance(D.R[train], tasks, metrics), "asin")

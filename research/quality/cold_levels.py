@@ -17,6 +17,7 @@ import numpy as np
 from additive import pair_weighted_effects, transformed
 from recs import GlobalViews
 
+SHIPPED_LEVELS = "arch+adapt, arch, family+adapt, family"  # the package's cold start (Update 7)
 LEVELS = {
     "shipped: arch+adapt, family+adapt": (("architecture", "adaptation"), ("family", "adaptation")),
     "arch+adapt, arch, family+adapt": (("architecture", "adaptation"), ("architecture",), ("family", "adaptation")),
@@ -82,11 +83,11 @@ class ColdLevels(GlobalViews):
         return self
 
 
-class _NewLevelsFit(GlobalViews):
-    """Shared set-up: the shipped effects fit (arcsin units, ridge ``lam``, level ridge ``mu``) and the new levels'
-    cold start (k pseudo-models) as ``fill``."""
+class ShippedFit(GlobalViews):
+    """Shared set-up of the views that start from the shipped prior: the effects fit (arcsin units, ridge ``lam``,
+    level ridge ``mu``) and the cold start through ``view``'s levels (k pseudo-models) as ``fill``."""
 
-    def __init__(self, lam=2.0, mu=0.5, k=3.0, view="arch+adapt, arch, family+adapt, family"):
+    def __init__(self, lam=2.0, mu=0.5, k=3.0, view=SHIPPED_LEVELS):
         self.lam, self.mu, self.k, self.view = lam, mu, k, view
         self.levels = None
 
@@ -101,7 +102,7 @@ class _NewLevelsFit(GlobalViews):
             lambda eff: cold_start_effects(eff, self.levels, self.k)
 
 
-class GroupShrunkEffects(_NewLevelsFit):
+class GroupShrunkEffects(ShippedFit):
     """With the new levels: the effect ridge pulls a rated candidate toward its attribute groups' estimate from the
     other rated candidates (``additive.group_targets``, leave-self-out) instead of toward 0, so a model rated on one
     or two tasks borrows from its relatives; never-rated candidates as in the package."""
@@ -147,7 +148,7 @@ def shared_architecture_effects(R: np.ndarray, arch: np.ndarray, lam: float, lam
     return np.where(rated.any(0), u + a[arch], np.nan)
 
 
-class SharedArchitectureEffects(_NewLevelsFit):
+class SharedArchitectureEffects(ShippedFit):
     """The shipped fit against ``shared_architecture_effects`` for ridges ``lam_archs`` on the shared term, never-rated
     candidates filled by the new levels either way."""
 
@@ -172,7 +173,7 @@ def main():
     import harness
 
     views = ("shipped: arch+adapt, family+adapt", "arch+adapt, arch, family+adapt",
-             "arch+adapt, arch, family+adapt, family")
+             SHIPPED_LEVELS)
     D = harness.load()
     rng = np.random.default_rng(0)
     rows = []

@@ -22,14 +22,13 @@ import sys
 
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
 
 import medicalrec.recommenders.medicalrec_transformer as transformer
 from medicalrec import constants as C
 from medicalrec.bench.defaults import shipped_data_path
 from medicalrec.bench.loading import load_bench
 from medicalrec.features import FIRST_VALUE_TOKEN
-from package_variants import per_task
+from package_variants import paired_lines, per_task
 
 
 def medicalrec_per_task(records, params: dict, group_by: str | None = None) -> pd.DataFrame:
@@ -165,10 +164,7 @@ def print_paired(label: str, shipped: pd.DataFrame, other: pd.DataFrame) -> None
     lower (lower is better for Regret@1) with the Wilcoxon signed-rank p-value."""
     print("shipped context term", shipped.mean().round(4).to_dict())
     print(label, other.mean().round(4).to_dict())
-    for metric in shipped.columns:
-        diff = (other[metric] - shipped[metric]).dropna()
-        p = wilcoxon(diff[diff != 0]).pvalue if (diff != 0).any() else 1.0
-        print(f"  {metric}: {(diff > 0).sum()} up, {(diff < 0).sum()} down, Wilcoxon p = {p:.3g}")
+    print("\n".join(paired_lines(shipped, other)))
 
 
 def main() -> None:

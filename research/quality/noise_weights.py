@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from additive import pair_weighted_effects, transformed
-from cold_levels import LEVELS, attribute_levels
-from recs import GlobalViews
-
-SHIPPED_LEVELS = "arch+adapt, arch, family+adapt, family"
+from additive import pair_weighted_effects
+from cold_levels import ShippedFit
 
 
 def mean_one(W: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -40,30 +37,23 @@ def residuals(R: np.ndarray, eff: np.ndarray) -> np.ndarray:
     return dev - np.nanmean(dev, axis=1, keepdims=True)
 
 
-def shrunk_variance(res: np.ndarray, axis: int, a: float) -> np.ndarray:
-    """Mean squared residual along ``axis`` with ``a`` pseudo-residuals at the pooled mean square."""
+def shrunk_variance(res: np.ndarray, axis: int, a: float) -> tuple[np.ndarray, float]:
+    """(mean squared residual along ``axis`` with ``a`` pseudo-residuals at the pooled mean square, the pooled
+    mean square)."""
     sq = np.where(np.isnan(res), 0.0, res ** 2)
     n = (~np.isnan(res)).sum(axis)
     pooled = sq.sum() / max((~np.isnan(res)).sum(), 1)
     return (sq.sum(axis) + a * pooled) / (n + a), pooled
 
 
-class NoiseWeightedEffects(GlobalViews):
-    def __init__(self, lam=2.0, mu=0.5, k=3.0, model_as=(1.0, 3.0, 10.0), task_as=(1.0, 3.0, 10.0),
-                 lcb_cs=(0.25, 0.5, 1.0), bags=(30,), seed=0):
-        self.lam, self.mu, self.k = lam, mu, k
+class NoiseWeightedEffects(ShippedFit):
+    def __init__(self, model_as=(1.0, 3.0, 10.0), task_as=(1.0, 3.0, 10.0), lcb_cs=(0.25, 0.5, 1.0), bags=(30,),
+                 seed=0, **kwargs):
+        super().__init__(**kwargs)
         self.model_as, self.task_as, self.lcb_cs, self.bags, self.seed = model_as, task_as, lcb_cs, bags, seed
-        self.levels = None
 
     def fit(self, D, train):
-        from medicalrec.recommenders.medicalrec_transformer import cold_start_effects
-
-        if self.levels is None:
-            self.levels = attribute_levels(D.models, LEVELS[SHIPPED_LEVELS])
-        cold = lambda eff: cold_start_effects(eff, self.levels, self.k)  # noqa: E731
-        R = transformed(D.R[train], "asin")
-        ones = np.ones_like(R)
-        eff = pair_weighted_effects(R, ones, self.lam, mu=self.mu)
+        R, eff, cold = self._shipped(D, train)
         res = residuals(R, eff)
         self.s = {"shipped": cold(eff)}
         for a in self.model_as:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pandas as pd
+
 from scipy.stats import wilcoxon
 
 from medicalrec.bench.defaults import shipped_data_path
@@ -24,6 +26,17 @@ def per_task(records, name: str, params: dict, mode: str = "I", group_by: str | 
     run = evaluate(records, "task", [mode], [name], 5, 0, params={name: params}, repeats=3, workers=workers,
                    group_by=group_by)
     return run.per_task.groupby("task_id")[METRICS].mean()
+
+
+def paired_lines(base: pd.DataFrame, other: pd.DataFrame, metrics=None) -> list[str]:
+    """Per metric (per-task frames indexed alike): the held-out tasks where ``other`` is higher and lower than
+    ``base`` (lower is better for Regret@1) and the two-sided Wilcoxon signed-rank p-value, zeros dropped."""
+    lines = []
+    for metric in metrics or base.columns:
+        diff = (other[metric] - base[metric]).dropna()
+        p = wilcoxon(diff[diff != 0]).pvalue if (diff != 0).any() else 1.0
+        lines.append(f"  {metric}: {(diff > 0).sum()} up, {(diff < 0).sum()} down, Wilcoxon p = {p:.3g}")
+    return lines
 
 
 def main() -> None:

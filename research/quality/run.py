@@ -64,8 +64,8 @@ VARIANTS = {
     "cold_levels_k": lambda: cold_levels.ColdLevels(ks=(1.0, 3.0, 10.0)),
     "group_shrunk_effects": lambda: cold_levels.GroupShrunkEffects(),
     "shared_architecture": lambda: cold_levels.SharedArchitectureEffects(),
-    "cold_levels_lam1": lambda: cold_levels.ColdLevels(lam=1.0, views=("arch+adapt, arch, family+adapt, family",)),
-    "cold_levels_lam4": lambda: cold_levels.ColdLevels(lam=4.0, views=("arch+adapt, arch, family+adapt, family",)),
+    "cold_levels_lam1": lambda: cold_levels.ColdLevels(lam=1.0, views=(cold_levels.SHIPPED_LEVELS,)),
+    "cold_levels_lam4": lambda: cold_levels.ColdLevels(lam=4.0, views=(cold_levels.SHIPPED_LEVELS,)),
     "noise_weights": lambda: noise_weights.NoiseWeightedEffects(),
     "chance_units": lambda: chance_units.ChanceUnits(),
 }
