@@ -10,6 +10,10 @@
                                                         # modalities its training tasks have
     python research/quality/context_term.py inherit     # a never-rated candidate is in the contexts of the
                                                         # rated candidates of its cold-start group
+    python research/quality/context_term.py specialists [ref] # only specialists (catalogue pretraining a medical
+                                                        # domain) wait for a rating on a task of a modality
+                                                        # the query's domain has; generalists are in context
+                                                        # everywhere; per task against the shipped term
     python research/quality/context_term.py share L [ref] # every candidate is in the contexts of its group
                                                         # at cold-start level L (0 arch+adapt, 1 arch,
                                                         # 2 family+adapt, 3 family), per task against the
@@ -190,6 +194,14 @@ def main() -> None:
         shared = medicalrec_per_task(records, base, group_by)
         who = " by generic candidates" if "generic" in sys.argv[3:] else ""
         print_paired(f"context shared at cold-start level {sys.argv[2]}{who}", shipped, shared)
+    elif sys.argv[1] == "specialists":
+        group_by = "ref" if "ref" in sys.argv[2:] else None
+        shipped = medicalrec_per_task(records, base, group_by)
+        widen_through_modality()
+        other = medicalrec_per_task(records, {**base, "context_generalists": True}, group_by)
+        print_paired("specialists wait for a rating in the query's modality", shipped, other)
+        print("\n".join(["against no context term:"] + paired_lines(
+            medicalrec_per_task(records, {**base, "context_bonus": 0.0}, group_by), other)))
     elif sys.argv[1] == "evidence":
         scale_bonus_by_evidence(float(sys.argv[2]))
         print(f"evidence, {sys.argv[2]} pseudo-datasets", medicalrec_per_task(records, base).mean().round(4).to_dict())
