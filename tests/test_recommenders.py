@@ -465,3 +465,26 @@ def test_parameters_survive_save_and_load(corpus, queries, tmp_path):
     loaded = Recommender.load(model.save(tmp_path / "deepfm"))
     assert loaded.config.hidden == (8, 4) and loaded.config.epochs == 1 and loaded.seed == 3
     np.testing.assert_array_equal(loaded.score(queries), model.score(queries))
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("medicalrec", {"max_epochs": "ten"}, "medicalrec: parameter max_epochs must be an integer, got 'ten'"),
+    ("medicalrec", {"max_epochs": 4.5}, "parameter max_epochs must be an integer, got 4.5"),
+    ("medicalrec", {"context_generalists": 1}, "parameter context_generalists must be true or false, got 1"),
+    ("knn_tasks", {"k": "x"}, "knn_tasks: parameter k must be an integer, got 'x'"),
+    ("random_forest", {"max_depth": 2.5}, "parameter max_depth must be an integer or null, got 2.5"),
+    ("deepfm", {"hidden": [8, "a"]}, r"parameter hidden must be a list of integers, got \[8, 'a'\]"),
+    ("deepfm", {"hidden": 8}, "parameter hidden must be a list of integers, got 8"),
+])
+def test_a_parameter_of_the_wrong_type_is_a_config_error_naming_it(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        create(name, **params)
+
+
+def test_parameters_from_json_take_their_field_types():
+    """JSON has no tuples and writes 3 for 3.0: both arrive as the dataclass declares them."""
+    assert create("deepfm", hidden=[8, np.int64(4)]).config.hidden == (8, 4)
+    assert create("random_forest", max_depth=None).config.max_depth is None
+    ridge = create("medicalrec", effect_ridge=3).config.effect_ridge
+    assert ridge == 3.0 and isinstance(ridge, float)
+    assert create("medicalrec", candidates=["ResNet-50 (fine-tune)"]).config.candidates == ("ResNet-50 (fine-tune)",)

@@ -279,6 +279,7 @@ def test_data_hash_ignores_row_order_and_format_but_not_values():
     ({"metric": "MRR"}, "not reported by the task protocol"),
     ({"folds": 1}, "folds must be"),
     ({"transformer_params": {"max_epoch": 3}}, r"medicalrec: unknown parameter\(s\) max_epoch"),
+    ({"transformer_params": {"max_epochs": "ten"}}, "medicalrec: parameter max_epochs must be an integer, got 'ten'"),
     ({"group_by": "ref"}, r"need at least 2 groups \(ref\)"),  # the demo table is one source
     ({"group_by": "model"}, "unknown grouping 'model'"),
 ])

@@ -7,6 +7,9 @@ model and a fresh one built from the same parameters are configured identically.
 
 from __future__ import annotations
 
+import numbers
+import types
+import typing
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -16,7 +19,9 @@ ConfigT = TypeVar("ConfigT")
 
 
 def parse_params(config_class: type[ConfigT], params: dict[str, Any], recommender: str) -> ConfigT:
-    """Build ``config_class`` from ``params``; an unknown name is a ``ConfigError`` that names it."""
+    """Build ``config_class`` from ``params``; an unknown name, or a value not of the field's type
+    (parameters arrive as JSON from the command line, so ``"ten"`` or ``4.5`` epochs would otherwise
+    fail deep inside a fit), is a ``ConfigError`` that names it. JSON lists stand for tuples."""
     known = [f.name for f in fields(config_class)]
     unknown = sorted(set(params) - set(known))
     if unknown:
@@ -24,7 +29,50 @@ def parse_params(config_class: type[ConfigT], params: dict[str, Any], recommende
             f"{recommender}: unknown parameter(s) {', '.join(unknown)}; "
             f"choose from {', '.join(known) or '(none)'}"
         )
-    return config_class(**params)
+    hints = typing.get_type_hints(config_class)
+    parsed = {}
+    for name, value in params.items():
+        parsed[name] = _typed(value, hints[name])
+        if parsed[name] is _WRONG:
+            raise ConfigError(f"{recommender}: parameter {name} must be {_described(hints[name])}, got {value!r}")
+    return config_class(**parsed)
+
+
+_WRONG = object()
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    """``value`` as the field type ``hint`` wants it (a list becomes a tuple), or ``_WRONG``."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
+    if options:
+        typed = [_typed(value, option) for option in options]
+        return next((t for t in typed if t is not _WRONG), _WRONG)
+    if hint is type(None):
+        return value if value is None else _WRONG
+    if hint is float:
+        return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else _WRONG
+    if hint is int:
+        return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else _WRONG
+    if hint in (bool, str):
+        return value if isinstance(value, hint) else _WRONG
+    if typing.get_origin(hint) is tuple:
+        element = typing.get_args(hint)[0]
+        if not isinstance(value, (list, tuple)):
+            return _WRONG
+        items = tuple(_typed(v, element) for v in value)
+        return _WRONG if any(i is _WRONG for i in items) else items
+    return value
+
+
+def _described(hint: Any) -> str:
+    if isinstance(hint, types.UnionType):
+        return " or ".join(_described(option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is tuple:
+        element = typing.get_args(hint)[0]
+        return "a list of " + {int: "integers", float: "numbers", str: "strings"}.get(element, _described(element))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
 
 
 @dataclass
