@@ -124,6 +124,24 @@ def _finished_old_output(path: Path) -> Path:
     return path
 
 
+def test_a_failed_swap_puts_the_earlier_output_back(spark, tmp_path):
+    """The last step moves yesterday's output aside, renames the new one in and only then deletes
+    yesterday's; when the rename fails (here: the new output vanished), yesterday's is restored."""
+    from medicalrec.serving.spark import _output_target, _swap_in
+
+    target = _output_target(spark, str(_finished_old_output(tmp_path / "recs")), None)
+    with pytest.raises(DataFileError, match="could not move the finished output"):
+        _swap_in(target.fs, target)
+    assert (tmp_path / "recs" / "part-00000.parquet").read_text() == "yesterday's output"
+    assert _leftovers(tmp_path) == []
+
+    Path(target.temporary.toUri().getPath()).mkdir()
+    (Path(target.temporary.toUri().getPath()) / "part-00000.parquet").write_text("today's output")
+    _swap_in(target.fs, target)
+    assert (tmp_path / "recs" / "part-00000.parquet").read_text() == "today's output"
+    assert _leftovers(tmp_path) == []
+
+
 def test_limits_give_the_local_scorers_rows(spark, bundle, tasks, tmp_path):
     from medicalrec.serving.tradeoff import Limits
 

@@ -497,7 +497,8 @@ class _Target:
 
     fs: Any
     path: Any
-    temporary: Any
+    temporary: Any  # the new output while it is written
+    backup: Any  # the earlier output while the new one is swapped in
     text: str
 
 
@@ -516,8 +517,10 @@ def _output_target(spark, output_path: str, input_source) -> _Target:
     parent = target.getParent()
     if parent is None or not fs.exists(parent):
         raise ConfigError(f"{output_path}: directory {parent} does not exist")
-    temporary = hadoop_path(parent, temp_name(target.getName(), uuid.uuid4().hex))
-    return _Target(fs, target, temporary, output_path)
+    token = uuid.uuid4().hex
+    temporary = hadoop_path(parent, temp_name(target.getName(), token))
+    backup = hadoop_path(parent, temp_name(target.getName(), f"{token}.old"))
+    return _Target(fs, target, temporary, backup, output_path)
 
 
 def _write_replacing(ranked, target: _Target, source: str, stats: SparkScoringStats) -> None:
@@ -536,10 +539,31 @@ def _write_replacing(ranked, target: _Target, source: str, stats: SparkScoringSt
             raise
         if stats.tasks_scored == scored_before:
             raise DataFileError(f"{source}: no tasks (no rows, or only empty rows)")
-        if fs.exists(target.path):
-            fs.delete(target.path, True)
-        if not fs.rename(target.temporary, target.path):
-            raise DataFileError(f"{target.text}: could not move the finished output from {target.temporary.toString()}")
+        _swap_in(fs, target)
     finally:
         if fs.exists(target.temporary):
             fs.delete(target.temporary, True)
+
+
+def _swap_in(fs, target: _Target) -> None:
+    """Rename the finished ``target.temporary`` onto ``target.path``. An earlier output is moved
+    aside first and deleted only once the new one is in place; if the rename fails it goes back, so
+    a failed swap leaves the earlier output, never nothing."""
+    earlier = fs.exists(target.path)
+    if earlier and not _renamed(fs, target.path, target.backup):
+        raise DataFileError(f"{target.text}: could not move the earlier output aside to {target.backup.toString()}")
+    if not _renamed(fs, target.temporary, target.path):
+        if earlier:
+            _renamed(fs, target.backup, target.path)
+        raise DataFileError(f"{target.text}: could not move the finished output from {target.temporary.toString()}")
+    if earlier:
+        fs.delete(target.backup, True)
+
+
+def _renamed(fs, source, destination) -> bool:
+    """``FileSystem.rename``, which reports failure by returning false or by raising (an IOException
+    through Py4J), depending on the file system."""
+    try:
+        return bool(fs.rename(source, destination))
+    except Exception:  # Py4JJavaError wrapping the file system's IOException
+        return False
