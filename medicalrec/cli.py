@@ -257,14 +257,15 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
     if master is not None:
         raise click.UsageError("--master needs --engine spark")
     from medicalrec.serving.batch import format_summary, score_file
-    from medicalrec.mlops.tracking import log_scoring_run
+    from medicalrec.serving.bundle import is_model_uri
 
     input_path, output_path = Path(input_path), Path(output_path)
     for hint, path in (("--input", input_path), ("--output", output_path)):
         if path.is_dir():
             raise click.BadParameter(f"{str(path)!r} is a directory (Parquet directories and tables need "
                                      "--engine spark)", param_hint=hint)
-    _configure_tracking()
+    if is_model_uri(model) or log_mlflow:  # a local bundle needs no MLflow (nor its import time)
+        _configure_tracking()
     stderr = click.get_text_stream("stderr")
     if not quiet and stderr.isatty():
         with click.progressbar(length=None, label="scoring", show_pos=True, file=stderr) as bar:
@@ -275,6 +276,8 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
         summary = score_file(model, input_path, output_path, top_k=top_k, device=device, on_error=on_error,
                              chunk_size=chunk_size, evidence=evidence, limits=limits)
     if log_mlflow:
+        from medicalrec.mlops.tracking import log_scoring_run
+
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
         click.echo(format_summary(summary), err=True)
@@ -289,13 +292,15 @@ def _score_on_spark(model: str, input_path: str, output_path: str, master: str |
     """``score --engine spark``: one Spark job; the summary counts come from the executors."""
     import time
 
+    from medicalrec.serving.bundle import is_model_uri
     from medicalrec.serving.spark import SparkScoringStats, score_spark, spark_session
 
     if on_error != "fail":
         raise click.UsageError("--engine spark supports --on-error fail only (bad rows stop the job)")
     if log_mlflow:
         raise click.UsageError("--log-mlflow is not available with --engine spark yet")
-    _configure_tracking()  # a models:/ URI is resolved on the driver; the bundle is shipped to the executors
+    if is_model_uri(model):  # resolved on the driver; the bundle is shipped to the executors
+        _configure_tracking()
     started = time.perf_counter()
     spark = spark_session(master, batch_rows=chunk_size)
     stats = SparkScoringStats(spark)

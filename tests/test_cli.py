@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 from click.testing import CliRunner
 
+from medicalrec import constants as C
 from medicalrec.cli import main
 
 
@@ -65,6 +67,22 @@ def test_score_with_a_missing_input_file_exits_2_and_writes_nothing(tmp_path, sc
     assert result.exit_code == 2
     assert "missing.csv" in result.output
     assert not output.exists()
+
+
+def test_scoring_a_local_bundle_does_not_load_mlflow(tmp_path, scoring_bundle):
+    """A nightly job scoring an exported bundle pays no MLflow import and leaves no mlflow.db."""
+    _, bundle, records = scoring_bundle
+    tasks = tmp_path / "tasks.csv"
+    records.drop(columns=[C.MODEL]).head(5).to_csv(tasks, index=False)
+    probe = ("import sys; from medicalrec.cli import main\n"
+             f"main(['score', '--model', {str(bundle.directory)!r}, '--input', {str(tasks)!r}, "
+             f"'--output', {str(tmp_path / 'recs.csv')!r}, '--quiet'], standalone_mode=False)\n"
+             "print('mlflow' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=tmp_path).stdout.strip()
+    assert loaded == "False"
+    assert len(pd.read_csv(tmp_path / "recs.csv")) == 5 * 10
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_score_top_k_must_be_a_positive_number_or_all(tmp_path):

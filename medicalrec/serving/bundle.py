@@ -137,10 +137,17 @@ def check_session(bundle: Bundle, session) -> None:
                              f"{what}; the two files do not belong together: re-export the model")
 
 
+def is_model_uri(model: str | Path) -> bool:
+    """Whether ``model`` names an MLflow model or artifact (``models:/``, ``runs:/``, ``s3://``...)
+    rather than a local bundle directory: only these need MLflow."""
+    text = str(model)
+    return "://" in text or text.startswith(("models:/", "runs:/"))
+
+
 def resolve_bundle(model: str | Path) -> Bundle:
     """A bundle from a model URI (``models:/name@alias``, ``runs:/...``) or a local directory."""
     text = str(model)
-    if "://" in text or text.startswith(("models:/", "runs:/")):
+    if is_model_uri(text):
         import mlflow
 
         try:
