@@ -6,9 +6,9 @@ Ctrl-C or SIGTERM (turned into an exception while the block runs) removes the te
 leaves every existing target untouched. The targets change together or not at all: when a later
 rename fails, the targets already replaced get their old file back. SIGKILL cannot be caught: the
 targets are still untouched, but ``.<name>.<pid>.tmp`` files remain; the next ``atomic_outputs``
-for the same target removes those whose process is gone. Used by batch scoring and the corpus
-generator; the Spark engine, whose output lives on a Hadoop file system, names its temporary
-directory with ``temp_name`` too.
+for the same target removes those whose process is gone. Used by batch scoring, the corpus
+generator and the evaluation reports (``write_together``); the Spark engine, whose output lives on
+a Hadoop file system, names its temporary and backup directories with ``temp_name`` too.
 
 A leaf beside ``constants`` and ``errors`` (standard library only), so every layer can use it.
 """
@@ -20,7 +20,7 @@ import re
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -163,6 +163,17 @@ def atomic_outputs(*targets: str | Path | None) -> Iterator[tuple[Path | None, .
                     remove_quietly(temp)
             raise
 
+
+
+def write_together(writers: dict[str, tuple[Path, Callable[[Path], object]]]) -> dict[str, Path]:
+    """Run each ``name -> (target, write(path))`` on a temporary sibling of its target and put them
+    all in place only when every one succeeded (``atomic_outputs``); returns name -> target. For
+    reports of several files, which must not end up a mix of an earlier run's and this one's."""
+    targets = {name: target for name, (target, _) in writers.items()}
+    with atomic_outputs(*targets.values()) as temps:
+        for (_, write), temp in zip(writers.values(), temps):
+            write(temp)
+    return targets
 
 class _Interrupted(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C so the temporary files are removed."""

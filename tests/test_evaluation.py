@@ -317,6 +317,25 @@ def test_write_report(records, tmp_path):
     assert "| II | random |" in paths["markdown"].read_text()
 
 
+def test_a_report_that_fails_midway_leaves_the_earlier_one_whole(records, tmp_path, monkeypatch):
+    """The regret plot is written after every table: when it fails, no table of the new run is in
+    place and no temporary file is left."""
+    from medicalrec.evaluation import plots
+
+    out = tmp_path / "out"
+    first = write_report(evaluate(records, "task", ["I"], ["popularity"], n_splits=2), out)
+    before = {name: path.read_bytes() for name, path in first.items()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plots, "plot_regret", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(evaluate(records, "task", ["I", "II"], ["popularity", "random"], n_splits=2), out)
+    assert {name: path.read_bytes() for name, path in first.items()} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in first.values())
+
+
 class _WrongShape(Recommender):
     name = "wrong_shape"
 

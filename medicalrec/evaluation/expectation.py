@@ -105,6 +105,7 @@ def write_expected_report(records: pd.DataFrame, out: str | Path, n_splits: int 
 
     from medicalrec.bench.splits import cv_grouping
     from medicalrec.evaluation.plots import plot_expected
+    from medicalrec.atomic import write_together
 
     try:
         predictions = repeated_predictions(records, n_splits, seed, repeats, group_by=group_by)
@@ -112,13 +113,15 @@ def write_expected_report(records: pd.DataFrame, out: str | Path, n_splits: int 
         return None
     report = interval_report(predictions)
     out = Path(out)
-    paths = {"expected": out / "expected_performance.csv", "expected_summary": out / "expected_performance.json"}
-    predictions.to_csv(paths["expected"], index=False)
-    paths["expected_summary"].write_text(json.dumps(report, indent=2))
     first = predictions[predictions["repeat"] == 0]
     subtitle = (f"{data_label}, folds grouped by {cv_grouping(records, C.PROTOCOL_TASK, group_by)}, {n_splits} folds "
                 f"(seed {seed}): {first[C.TASK_ID].nunique()} held-out tasks reporting AUC, {len(first)} (task, model) pairs")
-    paths["expected_plot"] = plot_expected(first, out / "expected_performance.png", subtitle=subtitle)
+    paths = write_together({
+        "expected": (out / "expected_performance.csv", lambda path: predictions.to_csv(path, index=False)),
+        "expected_summary": (out / "expected_performance.json",
+                             lambda path: path.write_text(json.dumps(report, indent=2))),
+        "expected_plot": (out / "expected_performance.png", lambda path: plot_expected(first, path, subtitle=subtitle)),
+    })
     return report, paths
 
 

@@ -55,10 +55,11 @@ def _pyplot():
 
 
 def _save(plt, fig, path: str | Path) -> Path:
-    """Lay out, write as PNG and free the figure (every plot ends here)."""
+    """Lay out, write as PNG (whatever the path's suffix: reports write to temporary files) and free
+    the figure (every plot ends here)."""
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -135,33 +135,37 @@ def describe_scheme(evaluation: Evaluation, data_label: str | None = None) -> st
 
 def write_report(evaluation: Evaluation, out_dir: str | Path, data_label: str | None = None) -> dict[str, Path]:
     """Write ``results.csv``, ``per_task.csv`` (task protocol), ``timings.csv``, ``summary.csv``,
-    ``summary.md`` and the plots; returns name -> path."""
+    ``summary.md`` and the plots, all or none (``atomic_outputs``: a failed run leaves an earlier
+    report whole, not a mix of old and new files); returns name -> path."""
+    from medicalrec.atomic import write_together
     from medicalrec.evaluation import plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(evaluation)
     scheme = describe_scheme(evaluation, data_label)
-    paths = {"results": out / "results.csv", "summary": out / "summary.csv", "markdown": out / "summary.md",
-             "timings": out / "timings.csv"}
-    evaluation.results.to_csv(paths["results"], index=False)
-    summary.to_csv(paths["summary"], index=False)
-    timing_breakdown(evaluation).to_csv(paths["timings"], index=False)
-    if not evaluation.per_task.empty:
-        paths["per_task"] = out / "per_task.csv"
-        evaluation.per_task.to_csv(paths["per_task"], index=False)
     sections = [f"{scheme}. {CELL_LEGEND}\n"]
     for protocol, part in summary.groupby(C.PROTOCOL, sort=False):
         sections.append(f"## {protocol} protocol\n\n" + to_markdown(part, metric_names(protocol)))
-    paths["markdown"].write_text("\n".join(sections))
+    writers = {
+        "results": (out / "results.csv", lambda path: evaluation.results.to_csv(path, index=False)),
+        "summary": (out / "summary.csv", lambda path: summary.to_csv(path, index=False)),
+        "markdown": (out / "summary.md", lambda path: path.write_text("\n".join(sections))),
+        "timings": (out / "timings.csv", lambda path: timing_breakdown(evaluation).to_csv(path, index=False)),
+    }
+    if not evaluation.per_task.empty:
+        writers["per_task"] = (out / "per_task.csv", lambda path: evaluation.per_task.to_csv(path, index=False))
     for protocol, part in summary.groupby(C.PROTOCOL, sort=False):
         folds = evaluation.results[evaluation.results[C.PROTOCOL] == protocol]
         for family in (M.HIT_RATE, M.NDCG):
-            path = out / f"{protocol}_{family.lower()}_at_k.png"
-            paths[f"{protocol}_{family.lower()}"] = plots.plot_at_k(part, family, path, subtitle=scheme)
+            writers[f"{protocol}_{family.lower()}"] = (
+                out / f"{protocol}_{family.lower()}_at_k.png",
+                lambda path, part=part, family=family: plots.plot_at_k(part, family, path, subtitle=scheme))
         if protocol == C.PROTOCOL_TASK:
-            paths[f"{protocol}_regret"] = plots.plot_regret(folds, out / f"{protocol}_regret.png", subtitle=scheme)
-    return paths
+            writers[f"{protocol}_regret"] = (out / f"{protocol}_regret.png",
+                                             lambda path, folds=folds: plots.plot_regret(folds, path, subtitle=scheme))
+    return write_together(writers)
+
 
 
 def comparison_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
