@@ -473,7 +473,7 @@ def test_parameters_survive_save_and_load(corpus, queries, tmp_path):
     ("medicalrec", {"context_generalists": 1}, "parameter context_generalists must be true or false, got 1"),
     ("knn_tasks", {"k": "x"}, "knn_tasks: parameter k must be an integer, got 'x'"),
     ("random_forest", {"max_depth": 2.5}, "parameter max_depth must be an integer or null, got 2.5"),
-    ("deepfm", {"hidden": [8, "a"]}, r"parameter hidden must be a list of integers, got \[8, 'a'\]"),
+    ("deepfm", {"hidden": [8, "a"]}, r"parameter hidden\[1\] must be an integer, got 'a'"),
     ("deepfm", {"hidden": 8}, "parameter hidden must be a list of integers, got 8"),
 ])
 def test_a_parameter_of_the_wrong_type_is_a_config_error_naming_it(name, params, message):

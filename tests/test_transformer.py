@@ -349,7 +349,7 @@ def test_a_users_own_candidate_names_are_scored_from_what_their_names_say(record
     np.testing.assert_array_equal(loaded.score(records.head(5)), scores)
 
 
-@pytest.mark.parametrize("bad, says", [("ResNet-50 (fine-tune)", "list of model names"),
+@pytest.mark.parametrize("bad, says", [("ResNet-50 (fine-tune)", "candidates must be a list of strings"),
                                        (["ok", ""], r"candidates\[1\]"), ([" padded"], r"candidates\[0\]"),
                                        ([7], r"candidates\[0\]")])
 def test_bad_candidate_names_are_refused_with_their_position(bad, says):

@@ -30,22 +30,30 @@ def parse_params(config_class: type[ConfigT], params: dict[str, Any], recommende
             f"choose from {', '.join(known) or '(none)'}"
         )
     hints = typing.get_type_hints(config_class)
-    parsed = {}
-    for name, value in params.items():
-        parsed[name] = _typed(value, hints[name])
-        if parsed[name] is _WRONG:
-            raise ConfigError(f"{recommender}: parameter {name} must be {_described(hints[name])}, got {value!r}")
-    return config_class(**parsed)
+    return config_class(**{name: _typed(value, hints[name], f"{recommender}: parameter {name}")
+                           for name, value in params.items()})
 
 
 _WRONG = object()
 
 
-def _typed(value: Any, hint: Any) -> Any:
-    """``value`` as the field type ``hint`` wants it (a list becomes a tuple), or ``_WRONG``."""
+def _typed(value: Any, hint: Any, what: str) -> Any:
+    """``value`` as the field type ``hint`` wants it (a list becomes a tuple), else a ``ConfigError``
+    saying ``what`` (and which item of a list) must be what."""
+    typed = _as_type(value, hint)
+    if typed is not _WRONG:
+        return typed
+    if typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
+        element = typing.get_args(hint)[0]
+        position = next(i for i, item in enumerate(value) if _as_type(item, element) is _WRONG)
+        raise ConfigError(f"{what}[{position}] must be {_described(element)}, got {value[position]!r}")
+    raise ConfigError(f"{what} must be {_described(hint)}, got {value!r}")
+
+
+def _as_type(value: Any, hint: Any) -> Any:
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
     if options:
-        typed = [_typed(value, option) for option in options]
+        typed = [_as_type(value, option) for option in options]
         return next((t for t in typed if t is not _WRONG), _WRONG)
     if hint is type(None):
         return value if value is None else _WRONG
@@ -59,7 +67,7 @@ def _typed(value: Any, hint: Any) -> Any:
         element = typing.get_args(hint)[0]
         if not isinstance(value, (list, tuple)):
             return _WRONG
-        items = tuple(_typed(v, element) for v in value)
+        items = tuple(_as_type(v, element) for v in value)
         return _WRONG if any(i is _WRONG for i in items) else items
     return value
 
