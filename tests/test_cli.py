@@ -85,6 +85,18 @@ def test_scoring_a_local_bundle_does_not_load_mlflow(tmp_path, scoring_bundle):
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_score_refuses_a_misspelled_feature_column_and_writes_nothing(tmp_path, scoring_bundle):
+    _, bundle, _ = scoring_bundle
+    tasks, output = tmp_path / "tasks.csv", tmp_path / "recs.csv"
+    tasks.write_text("task_id,domian,modality,n_samples\nt1,Skin disease,Dermoscopy,2000\n")
+    result = run("score", "--model", str(bundle.directory), "--input", str(tasks), "--output", str(output), "--quiet")
+    assert result.exit_code == 2
+    assert "column 'domian' is not a bench column but reads like 'domain'" in result.output
+    assert not output.exists()
+    validated = run("bench", "validate", "--scoring-input", str(tasks))
+    assert validated.exit_code == 2 and "reads like 'domain'" in validated.output
+
+
 def test_score_top_k_must_be_a_positive_number_or_all(tmp_path):
     result = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
     assert result.exit_code == 2 and "at least 1" in result.output

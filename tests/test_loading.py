@@ -536,3 +536,23 @@ def test_a_huge_bad_cell_is_cut_in_the_error_not_echoed(tmp_path: Path):
     assert len(message) < 400
     assert "row 2, column '#Sample'" in message and "(1,000,002 characters)" in message
     assert caught.value.problems[0].value == huge
+
+
+@pytest.mark.parametrize("header, column", [("domian", C.DOMAIN), ("n_clases", C.N_CLASSES), ("Modalty", C.MODALITY),
+                                            ("n class", C.N_CLASSES), ("widht", C.WIDTH), ("Datset", C.DATASET)])
+def test_a_misspelled_bench_column_is_refused_not_ignored(header, column):
+    """Kept as an extra column it would leave the feature unknown on every row without a word."""
+    raw = pd.DataFrame({"task_id": ["t1"], header: ["x"], "n_samples": ["280"]}, dtype=object)
+    with pytest.raises(SchemaError, match=f"column '{header}' is not a bench column but reads like '{column}', "
+                                          f"which the file lacks: rename it to '{column}'") as caught:
+        normalize(raw, "tasks.csv", required=())
+    assert caught.value.column == header
+
+
+def test_extra_columns_unlike_a_missing_bench_column_are_kept():
+    """A look-alike of a column the file has, of a result column (model, metrics: not a feature), of a
+    short name, or one with another first letter stays an extra column."""
+    names = ["domains", "notes", "origin", "fold", "rank", "pred", "models", "acuracy", "right", "nest"]
+    raw = pd.DataFrame({"task_id": ["t1"], "domain": ["Skin"], **{name: ["x"] for name in names}}, dtype=object)
+    result = normalize(raw, "tasks.csv", required=())
+    assert list(result.frame.columns[-len(names) - 1:]) == ["task_id"] + names

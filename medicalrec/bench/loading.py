@@ -465,6 +465,7 @@ def _resolve_headers(headers: list[str], source: str) -> tuple[dict[str, int], l
                 f"{positions[1] + 1}); keep only one of them",
                 column=column,
             )
+    _refuse_misspellings([header for header, _ in extras], set(canonical), source)
     notes: list[str] = []
     names: list[tuple[str, int]] = []
     taken = set(C.CANONICAL_COLUMNS)
@@ -479,6 +480,44 @@ def _resolve_headers(headers: list[str], source: str) -> tuple[dict[str, int], l
         taken.add(name)
         names.append((name, position))
     return {column: positions[0] for column, positions in canonical.items()}, names, notes
+
+
+# Bench columns whose misspelling is refused: what describes a task (a model's features), where a
+# silently ignored column changes every ranking. Headers and aliases shorter than this are not
+# matched: one typo turns short names into other words (``fold``/``folds``, ``nval``/``eval``).
+MISSPELT_COLUMNS = C.TASK_DESCRIPTION_COLUMNS + (C.AUGMENTATION, C.DATASET)
+MISSPELLING_MIN_LENGTH = 5
+
+
+def _refuse_misspellings(extras: list[str], present: set[str], source: str) -> None:
+    """An extra header one typo away from a task column the file lacks (``domian``, ``n_clases``;
+    two typos for names of 8 letters or more; same first letter) is a ``SchemaError``: kept as an
+    extra column it would be ignored, and its tasks scored or trained on as if that feature were
+    unknown, without a word."""
+    absent = {key: column for key, column in S.HEADER_LOOKUP.items()
+              if column in MISSPELT_COLUMNS and column not in present and len(key) >= MISSPELLING_MIN_LENGTH}
+    for header in extras:
+        key = S.header_key(header)
+        if len(key) < MISSPELLING_MIN_LENGTH:
+            continue
+        for candidate, column in absent.items():
+            if key[:1] == candidate[:1] and _typos(key, candidate) <= (2 if len(candidate) >= 8 else 1):
+                raise SchemaError(f"{source}: column {header.strip()!r} is not a bench column but reads like "
+                                  f"{column!r}, which the file lacks: rename it to {column!r} (a column of "
+                                  "another meaning needs a name unlike the bench columns)", column=header.strip())
+
+
+def _typos(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``
+    (optimal string alignment distance)."""
+    previous, current = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, current = previous, current, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+    return current[len(b)]
 
 
 def normalize(
