@@ -128,6 +128,17 @@ def test_explain_names_neighbours_counts_support_and_grades_confidence(small, mo
     assert _flat(index.explain_tasks(frame.head(1), ranked[:1]))[C.SUPPORT].tolist() == [1, 1, 0]
 
 
+def test_a_task_without_its_domain_is_low_confidence_however_close(small):
+    """Mode I's context is the domain: task A's numbers without it are at distance 0 from A, yet the
+    model gives the task the corpus-wide list."""
+    _, _, index = small
+    without = {**TASK_A, C.DOMAIN: None}
+    out = _flat(index.explain_tasks(pd.concat([_query(**TASK_A), _query(**without)], ignore_index=True),
+                                    np.array([[0], [0]])))
+    assert out[C.DISTANCE].tolist() == [0.0, 0.0]
+    assert out[C.CONFIDENCE].tolist() == ["high", "low"]
+
+
 def test_ties_go_to_the_earlier_training_task(small):
     _, _, index = small
     order, dist = index.nearest(_query(domain="Skin"), 3)  # A and B both at 0

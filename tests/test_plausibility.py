@@ -117,6 +117,19 @@ def test_task_with_every_feature_empty_has_no_distance_and_a_note(scoring_bundle
     assert notes[0] in format_summary(summary)
 
 
+def test_tasks_without_the_context_feature_are_noted_and_low_confidence(scoring_bundle, tmp_path):
+    """The fixture's bundle is mode III, whose context is the modality."""
+    _, bundle, _ = scoring_bundle
+    source = _tasks(tmp_path / "tasks.csv", [GOOD, {C.TASK_ID: "only width", C.WIDTH: "64"}, {C.TASK_ID: "empty"}])
+    summary = score_file(bundle, source, tmp_path / "recs.csv", top_k=2)
+    notes = [note for note in summary.notes if "leave the modality empty" in note]
+    assert notes == ["1 task(s) leave the modality empty ('only width'): models rated in their modality do not "
+                     "come first (confidence low); fill it in where known"]
+    confidence = pd.read_csv(tmp_path / "recs.csv").groupby(C.TASK_ID)[C.CONFIDENCE].first()
+    assert confidence["only width"] == "low"
+    assert GOOD[C.MODALITY] and confidence[GOOD[C.TASK_ID]] != "low"
+
+
 def test_no_note_when_every_task_has_a_feature(scoring_bundle, tmp_path):
     _, bundle, _ = scoring_bundle
     source = _tasks(tmp_path / "tasks.csv", [GOOD, {C.TASK_ID: "only width", C.WIDTH: "64"}])
@@ -154,13 +167,16 @@ def test_category_values_training_never_saw_get_a_note_naming_them(scoring_bundl
 def test_unseen_values_note_merges_spellings_offers_close_known_values_and_caps_memory(monkeypatch):
     """Hand-made: mode I's context is the domain. 'Pneumonias' in two spellings is one value
     (3 tasks) with the known 'pneumonia' offered; seven more values are counted past the five shown;
-    a number is a value like any other; beyond the cap values are counted, not kept."""
+    a number is a value like any other; beyond the cap values are counted, not kept; the task
+    without a domain (id 4) has its own note."""
     from medicalrec.serving import scorer
 
     notes = scorer.InputNotes([C.DOMAIN, C.N_SAMPLES], {C.DOMAIN: ["pneumonia", "skin cancer"]})
     domains = ["Pneumonias", " PNEUMONIAS ", "Pneumonias", "skin cancer", None, 3] + [f"rare {i}" for i in range(6)]
     notes.add(pd.DataFrame({C.DOMAIN: domains, C.N_SAMPLES: 100.0}), np.arange(len(domains)))
     assert notes.notes() == [
+        "1 task(s) leave the domain empty ('4'): models rated in their domain do not come first (confidence low); "
+        "fill it in where known",
         "10 task(s) have a domain training never saw: 'Pneumonias' (3), '3' (1), 'rare 0' (1), 'rare 1' (1), "
         "'rare 2' (1) and 3 more; read as unknown, so models rated in the domain you mean do not come first "
         "(confidence low). Use one of the model's 2 known domain values where one fits (the encoder's vocabularies "

@@ -15,7 +15,8 @@ Confidence is calibrated at build time on the training tasks themselves: the dis
 training task to its nearest *other* training task (leave-one-out); above its 95th percentile a
 scored task is "low" (further from the training data than almost any training task is from the
 rest), at or below its median "high" (on the public bench the median is 0: most tasks have a twin
-description, e.g. the same dataset in two papers), in between "ok". An unseen category is "low".
+description, e.g. the same dataset in two papers), in between "ok". An unseen category, or an
+empty context feature (domain or modality, by mode), is "low".
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def _task_names(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     names = [task_id[len(ref) + 4:] if task_id.startswith(ref + " :: ") else task_id
              for ref, task_id in zip(refs, frame[C.TASK_ID].astype(str))]
     return refs, names
+
+
+def training_task_ids(evidence: dict) -> set[str]:
+    """The ``task_id`` of every training task an evidence dict lists (``ref :: task``), so a file's
+    tasks can be checked against what a bundle was trained on."""
+    return {f"{t['ref']} :: {t['task']}" if t["ref"] else str(t["task"]) for t in evidence.get("tasks", [])}
 
 
 def _rounded(values: np.ndarray) -> list:
@@ -142,6 +149,14 @@ class EvidenceIndex:
         self.low = float(thresholds.get("low", np.inf))
         self.high = float(thresholds.get("high", 0.0))
 
+    def _without_context(self, codes: np.ndarray) -> np.ndarray:
+        """``bool [n]``: the task leaves the context feature (domain in modes I-II, modality in
+        III-IV) empty, so the model gives it the corpus-wide list, whatever the rest matches."""
+        context = next((f for f in C.CONTEXT_FEATURES if f in self.space.categorical), None)
+        if context is None:
+            return np.zeros(len(codes), dtype=bool)
+        return codes[:, self.space.categorical.index(context)] == CODE_MISSING
+
     @classmethod
     def from_json(cls, evidence: dict, models: list[str] | None = None) -> EvidenceIndex:
         """``models``: the scorer's candidate list (indices passed to ``explain`` refer to it);
@@ -224,8 +239,10 @@ class EvidenceIndex:
           with any training task (every feature empty, say): there is no distance to give, and an
           infinite one would read as "measured, very far" (and is not valid JSON);
         * ``confidence``: ``"low"`` when the distance is above the calibrated ``low`` threshold (or
-          NaN) or a category of the task never occurs in training (the network saw it as
-          ``[UNK]``); ``"high"`` at or below the ``high`` threshold; else ``"ok"``.
+          NaN), a category of the task never occurs in training (the network saw it as ``[UNK]``)
+          or the context feature is empty (both leave the task the corpus-wide list: a task given
+          only its image count is at distance 0 from every task of that size, and no closer to
+          being understood); ``"high"`` at or below the ``high`` threshold; else ``"ok"``.
         """
         ranked = np.asarray(ranked, dtype=np.int64)
         n, k = ranked.shape
@@ -248,7 +265,7 @@ class EvidenceIndex:
         texts = [" | ".join(self.labels[[t for t in named[i] if t < self.n_tasks]]) for i in first]
         labels = np.array([label(t) for t in texts] if label else texts, dtype=object)[group]
         nearest = np.where(reachable[:, 0], dist[:, 0], np.nan)
-        unseen = (codes == CODE_UNSEEN).any(axis=1)
+        unseen = (codes == CODE_UNSEEN).any(axis=1) | self._without_context(codes)
         confidence = np.where(unseen | ~np.isfinite(nearest) | (nearest > self.low), "low",
                               np.where(nearest <= self.high, "high", "ok")).astype(object)
         return {C.SUPPORT: support, C.NEAREST_TASKS: labels, C.DISTANCE: nearest, C.CONFIDENCE: confidence}

@@ -325,16 +325,22 @@ class InputNotes:
         self.unseen: dict[str, dict[str, list]] = {f: {} for f in self.vocabularies}  # normalised -> [as typed, tasks]
         self.unseen_other = {f: 0 for f in self.vocabularies}  # tasks whose value came after UNSEEN_KEPT others
         self.context = next((f for f in C.CONTEXT_FEATURES if f in self.features), None)
+        self.without_context = 0  # tasks with some feature but an empty context feature
+        self.without_context_ids: list[str] = []
 
     def add(self, frame: pd.DataFrame, ids: np.ndarray) -> None:
         present = [f for f in self.features if f in frame]
         empty = frame[present].isna().all(axis=1).to_numpy() if present else np.ones(len(frame), dtype=bool)
         self.count += int(empty.sum())
         self.ids += [str(i) for i in np.asarray(ids, dtype=object)[empty][:FEATURELESS_SHOWN - len(self.ids)]]
+        if self.context is not None and self.context not in frame:
+            self._add_without_context(~empty, ids)
         for feature, vocabulary in self.vocabularies.items():
             if feature not in frame:
                 continue
             codes, missing = category_codes(frame[feature], vocabulary)
+            if feature == self.context:
+                self._add_without_context(missing & ~empty, ids)
             kept = self.unseen[feature]
             for value, n in frame[feature][(codes < 0) & ~missing].value_counts(sort=False).items():
                 key = normalise_category(value)
@@ -345,14 +351,25 @@ class InputNotes:
                 else:
                     self.unseen_other[feature] += int(n)
 
+    def _add_without_context(self, rows: np.ndarray, ids: np.ndarray) -> None:
+        self.without_context += int(rows.sum())
+        shown = FEATURELESS_SHOWN - len(self.without_context_ids)
+        self.without_context_ids += [str(i) for i in np.asarray(ids, dtype=object)[rows][:shown]]
+
     def notes(self) -> list[str]:
-        """One note for featureless tasks and one per feature with unseen values, when there are any."""
+        """One note for featureless tasks, one for tasks without the context feature and one per
+        feature with unseen values, when there are any."""
         notes = []
         if self.count:
             shown = ", ".join(repr(i) for i in self.ids) + (", ..." if self.count > len(self.ids) else "")
             notes.append(f"{self.count} task(s) have every feature the model uses empty ({shown}): each gets the "
                          "same ranking, with no evidence (distance empty, confidence low); fill in what is known "
                          "about them")
+        if self.without_context:
+            shown = ", ".join(repr(i) for i in self.without_context_ids)
+            more = ", ..." if self.without_context > len(self.without_context_ids) else ""
+            notes.append(f"{self.without_context} task(s) leave the {self.context} empty ({shown}{more}): models "
+                         f"rated in their {self.context} do not come first (confidence low); fill it in where known")
         for feature, kept in self.unseen.items():
             if kept:
                 notes.append(self._unseen_note(feature, kept))
