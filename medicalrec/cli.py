@@ -500,8 +500,9 @@ def _with_candidates(overrides: dict, path: str) -> dict:
 @click.option("--rollback", "do_rollback", is_flag=True, help="Swap 'production' and 'previous' instead.")
 @click.option("--model-name", default="medicalrec", show_default=True)
 @click.option("--metric", default=C.DEFAULT_METRIC, show_default=True, help="Metric the gate compares.")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Validation file to score both versions on when their CV metrics are not comparable.")
+@click.option("--data", default=None,
+              help="Validation file (or shipped name) to score both versions on when their CV metrics are not "
+                   "comparable; tasks either version was trained on are left out.")
 def promote(version, force, do_rollback, model_name, metric, data):
     """Move the 'production' alias to a version if it beats production on the same data.
 
@@ -509,6 +510,8 @@ def promote(version, force, do_rollback, model_name, metric, data):
     from medicalrec.mlops.registry import REFUSED, rollback
     from medicalrec.mlops.registry import promote as promote_version
 
+    if data is not None:
+        data = str(_data_path(data))  # a missing file fails here, before any registry lookup
     _configure_tracking()
     if do_rollback:
         if version is not None or force or data is not None:

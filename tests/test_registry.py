@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from medicalrec import constants as C
@@ -222,23 +223,52 @@ def _expected_on_data(store, reverse: bool) -> float:
     return float(np.mean(values))
 
 
-def test_different_data_is_compared_by_scoring_both_on_the_given_file(registry, store):
-    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
+def _replication(store, path: Path) -> Path:
+    """The training table under another ``ref``: tasks new to both versions by name (a replication
+    study), with known right answers."""
+    records = store["records"].copy()
+    records[C.REF] = records[C.REF] + " (replication)"
+    records.to_csv(path, index=False)
+    return path
 
+
+def test_different_data_is_compared_by_scoring_both_on_the_given_file(registry, store, tmp_path):
     name, add, client = registry
     add(0.99, data_hash=HASH_A, model_uri=store["reversed_uri"])  # wrong model with a flattering CV tag
     promote(name)
     add(0.10, data_hash=HASH_B)  # the real model, cross-validated elsewhere
-    decision = promote(name, data=str(shipped_data_path(DECATHLON)))
+    replication = _replication(store, tmp_path / "replication.csv")
+    decision = promote(name, data=str(replication))
     right, wrong = _expected_on_data(store, reverse=False), _expected_on_data(store, reverse=True)
     assert right > wrong
     assert decision.comparison == RESCORED
     assert decision.candidate_value == pytest.approx(right, abs=1e-4)
     assert decision.production_value == pytest.approx(wrong, abs=1e-4)
     assert (decision.outcome, _alias(client, name, PRODUCTION)) == (BETTER, "2")
+    assert f"scored on 10 task(s) of {replication}" in decision.reason and "left out" not in decision.reason
     # and the reverse direction is refused on the same file
     add(0.5, data_hash=HASH_A, model_uri=store["reversed_uri"])
-    assert promote(name, data=str(shipped_data_path(DECATHLON))).outcome == REFUSED
+    assert promote(name, data=str(replication)).outcome == REFUSED
+
+
+def test_a_versions_own_training_tasks_do_not_judge_it(registry, store, tmp_path):
+    """Both versions were trained on the demo table: on it the gate has nothing fair to score, and
+    says so; mixed with new tasks, only the new ones count."""
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
+
+    name, add, client = registry
+    add(0.5, data_hash=HASH_A)
+    promote(name)
+    add(0.6, data_hash=HASH_B, model_uri=store["reversed_uri"])
+    refused = promote(name, data=str(shipped_data_path(DECATHLON)))
+    assert (refused.outcome, _alias(client, name, PRODUCTION)) == (REFUSED, "1")
+    assert "neither version was trained on; 10 task(s) left out as training tasks of a version" in refused.reason
+    mixed = tmp_path / "mixed.csv"
+    new = pd.read_csv(_replication(store, tmp_path / "replication.csv"))
+    pd.concat([store["records"], new.head(len(new) // 2)]).to_csv(mixed, index=False)
+    decision = promote(name, data=str(mixed))
+    assert decision.comparison == RESCORED and "left out as training tasks" in decision.reason
+    assert "task(s) left out" in decision.reason and not decision.reason.startswith("NDCG@5 is undefined")
 
 
 def test_rollback_swaps_production_and_previous_and_blocks_the_bad_version(registry):

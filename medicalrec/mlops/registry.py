@@ -15,7 +15,9 @@ Aliases of a registered model:
      are comparable only when they were measured the same way: equal ``CV_SCHEME_TAGS`` (data,
      protocol, what the folds hold out whole, folds and repeats);
    * otherwise, when ``data`` is given, both versions' bundles are scored on that file with the task
-     protocol (``evaluation.crossval.task_vectors`` + ``evaluation.metrics.task_metrics``, mean over its tasks);
+     protocol (``evaluation.crossval.task_vectors`` + ``evaluation.metrics.task_metrics``, mean over
+     its tasks), leaving out the tasks either version was trained on (its bundle's evidence lists
+     them): on its own training tasks a version would win by having seen the answers;
    * otherwise the promotion is refused with a message saying how to compare them; or
 
 3. ``force=True``: promoted whatever the metrics say, recorded as forced.
@@ -230,12 +232,15 @@ def _compare(client, decision: Decision, candidate, production, data) -> None:
                  f"{candidate.tags['cv_grouping']}, {candidate.tags['folds']} folds x {candidate.tags['repeats']} "
                  f"repeat(s), data_hash {candidate.tags['data_hash'][:12]})")
     elif data is not None:
-        values = compare_on_data(decision.model_name, [candidate.version, production.version], data, metric)
+        values, used, seen = compare_on_data(decision.model_name, [candidate.version, production.version], data, metric)
         decision.candidate_value, decision.production_value = values[str(candidate.version)], values[str(production.version)]
         decision.comparison = RESCORED
-        where = f"scored on {data} with the task protocol"
+        left_out = f"; {seen} task(s) left out as training tasks of a version" if seen else ""
+        where = f"scored on {used} task(s) of {data} with the task protocol{left_out}"
         if decision.candidate_value is None or decision.production_value is None:
-            decision.reason = f"{metric} is undefined on {data} (no task with 2 or more evaluated models)"
+            decision.reason = (f"{metric} is undefined on {data}: no task with 2 or more evaluated models that "
+                               f"neither version was trained on{left_out}; compare on tasks new to both, or "
+                               "promote anyway with --force")
             return
     else:
         why = ("cross-validated on different data or a different scheme" if not same_data
@@ -254,14 +259,18 @@ def _compare(client, decision: Decision, candidate, production, data) -> None:
         decision.reason = f"{metric} {c:.4f} does not beat production version {production.version}'s {p:.4f}, {where}"
 
 
-def compare_on_data(model_name: str, versions: list, data: str | Path, metric: str) -> dict[str, float | None]:
-    """Mean ``metric`` over the tasks of ``data`` (task protocol, tasks with at least 2 evaluated
-    models) for each registered version's bundle, scored with ONNX Runtime. The file should hold
-    tasks neither version was trained on, or the comparison favours the one that saw them."""
+def compare_on_data(model_name: str, versions: list, data: str | Path,
+                    metric: str) -> tuple[dict[str, float | None], int, int]:
+    """``(values, used, seen)``: mean ``metric`` over the tasks of ``data`` (task protocol, tasks
+    with at least 2 evaluated models) for each registered version's bundle, scored with ONNX
+    Runtime, on the ``used`` tasks that no version lists as a training task in its evidence; the
+    ``seen`` others would favour the version that was trained on them (a model promoted on its own
+    training data). A value is None when no task is left."""
     from medicalrec.evaluation import metrics as M
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.tasks import task_queries, task_table
     from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
+    from medicalrec.serving.evidence import training_task_ids
     from medicalrec.evaluation.crossval import MIN_TASK_MODELS, task_vectors
     from medicalrec.mlops.export import onnx_session
     from medicalrec.bench.defaults import resolve_data
@@ -274,22 +283,24 @@ def compare_on_data(model_name: str, versions: list, data: str | Path, metric: s
     records = load_bench(resolve_data(str(data))).frame
     truth = task_table(records)
     sizes = truth.groupby(C.TASK_ID, sort=False)[C.MODEL].size()
-    kept = list(sizes.index[sizes >= MIN_TASK_MODELS])
+    bundles = {str(version): resolve_bundle(f"models:/{model_name}/{version}") for version in versions}
+    trained = set().union(*(training_task_ids(bundle.evidence) for bundle in bundles.values()))
+    rated = [task_id for task_id in sizes.index[sizes >= MIN_TASK_MODELS]]
+    kept = [task_id for task_id in rated if task_id not in trained]
     queries = task_queries(records).loc[kept] if kept else None
     groups = dict(tuple(truth.groupby(C.TASK_ID, sort=False)))
     out: dict[str, float | None] = {}
-    for version in versions:
+    for version, bundle in bundles.items():
         if queries is None:
-            out[str(version)] = None
+            out[version] = None
             continue
-        bundle = resolve_bundle(f"models:/{model_name}/{version}")
         tokens = bundle.encoder.tokens(queries)
         scores = onnx_session(bundle.onnx_path).run([OUTPUT_NAME], {INPUT_NAME: tokens})[0]
         values = [M.task_metrics(*task_vectors(scores[i], bundle.models, groups[task_id]))[metric]
                   for i, task_id in enumerate(kept)]
         finite = [v for v in values if np.isfinite(v)]
-        out[str(version)] = float(np.mean(finite)) if finite else None
-    return out
+        out[version] = float(np.mean(finite)) if finite else None
+    return out, len(kept), len(rated) - len(kept)
 
 
 def rollback(model_name: str = DEFAULT_MODEL_NAME) -> Decision:
