@@ -152,3 +152,27 @@ def test_entry_points_and_cli_give_the_same_one_line_error(tmp_path):
     direct = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
     assert shim.returncode == direct.exit_code == 2
     assert "at least 1" in shim.stderr and "at least 1" in direct.output
+
+
+def test_every_mlproject_parameter_is_an_option_of_its_command_with_the_same_default():
+    """MLproject repeats the CLI's options (it cannot leave one out); each ``--option {param}`` must
+    name a real option, and a default other than 'none' must be the CLI's own, so a nightly job
+    set up through ``mlflow run`` can reach every option ``medicalrec score --help`` lists."""
+    import re
+
+    import yaml
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "MLproject").read_text())
+    for entry, spec in project["entry_points"].items():
+        command = main.commands["train" if entry == "evaluate" else entry]  # evaluate = train --no-register
+        options = {opt: p for p in command.params for opt in p.opts}
+        pairs = re.findall(r"(--[\w-]+) \{(\w+)\}", spec["command"])
+        assert {param for _, param in pairs} == set(spec["parameters"]), entry
+        for option, param in pairs:
+            assert option in options, (entry, option)
+            default = spec["parameters"][param].get("default")
+            cli_default = options[option].default
+            if str(default).lower() not in ("none", "latest", "false") and cli_default is not None:
+                assert str(default) == str(cli_default), (entry, option, default, cli_default)
+    scored = {option for option, _ in re.findall(r"(--[\w-]+) \{(\w+)\}", project["entry_points"]["score"]["command"])}
+    assert {"--on-error", "--device", "--chunk-size", "--evidence"} <= scored
