@@ -61,7 +61,7 @@ def bench() -> None:
 @bench.command("describe")
 @click.argument("file", type=click.Path(dir_okay=False), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1), help="Models and domains to list.")
+@click.option("--top", default=C.DEFAULT_DESCRIBE_TOP, show_default=True, type=click.IntRange(min=1), help="Models and domains to list.")
 def bench_describe(file: str | None, as_json: bool, top: int) -> None:
     """Records, tasks, models, datasets and missing values (per column and per feature mode) of a
     bench FILE, or of a shipped one by name (default: public, the corpus the product ships)."""
@@ -76,7 +76,7 @@ def bench_describe(file: str | None, as_json: bool, top: int) -> None:
 
 @bench.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--max-problems", default=100, show_default=True, type=click.IntRange(min=1),
+@click.option("--max-problems", default=C.DEFAULT_MAX_PROBLEMS, show_default=True, type=click.IntRange(min=1),
               help="Problems to list before stopping the list.")
 @click.option("--scoring-input", is_flag=True, help="FILE holds tasks to score: no 'ref' or 'model' column needed.")
 def bench_validate(file: str, max_problems: int, scoring_input: bool) -> None:
@@ -103,13 +103,13 @@ def bench_validate(file: str, max_problems: int, scoring_input: bool) -> None:
 
 
 @bench.command("generate")
-@click.option("--records", "n_records", type=click.IntRange(min=1), default=5_000, show_default=True,
+@click.option("--records", "n_records", type=click.IntRange(min=1), default=C.DEFAULT_GENERATED_RECORDS, show_default=True,
               help="Number of records to write.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed; the same seed gives a byte-identical file.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output file, .csv or .parquet.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(min=1), default=C.DEFAULT_GENERATOR_CHUNK, show_default=True,
               help="Rows generated and written at a time; memory does not grow with --records.")
 def bench_generate(n_records: int, seed: int, out: Path, chunk_size: int) -> None:
     """Write a synthetic MedicalRec-Bench corpus (every ref labelled SYNTHETIC-...).
@@ -169,7 +169,7 @@ class _Limit(click.ParamType):
 
 
 @main.command("score")
-@click.option("--model", default="models:/medicalrec@production", show_default=True,
+@click.option("--model", default=C.DEFAULT_MODEL_URI, show_default=True,
               help="Model to score with: a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION), "
                    "a runs:/ URI, or a local scoring-bundle directory.")
 @click.option("--input", "input_path", required=True,
@@ -188,7 +188,7 @@ class _Limit(click.ParamType):
 @click.option("--master", default=None,
               help="Spark master for --engine spark (local[4], spark://host:7077, yarn); default: what "
                    "spark-submit or the Spark configuration says, else local[*].")
-@click.option("--top-k", default="10", show_default=True, type=_TopK(),
+@click.option("--top-k", default=str(C.DEFAULT_TOP_K), show_default=True, type=_TopK(),
               help="Models per task, or 'all' to rank every candidate.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: CUDA if ONNX Runtime offers it, else CPU (with a note); cuda: fail if not available.")
@@ -196,7 +196,7 @@ class _Limit(click.ParamType):
               help="fail: any bad row stops the run and nothing is written (exit 2, row/column/value on "
                    "stderr); skip: score the good rows, write the bad ones to OUTPUT_STEM.rejects.csv (exit 3 "
                    "when every row is rejected).")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(min=1), default=C.DEFAULT_SCORING_CHUNK, show_default=True,
               help="Rows read and scored at a time; memory does not grow with the input. With --engine "
                    "spark: rows per batch of the executors' batch function (Arrow maxRecordsPerBatch).")
 @click.option("--evidence", type=click.Choice(["inline", "side"]), default=None,
@@ -375,7 +375,7 @@ def _sweep_options(command):
                      help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).'),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of the folds and of every recommender."),
-        click.option("--folds", type=_Folds(), default="5", show_default=True,
+        click.option("--folds", type=_Folds(), default=str(C.DEFAULT_FOLDS), show_default=True,
                      help='Grouped folds (>= 2), or "loo" for leave-one-group-out (one fit per group: slow).'),
         click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Repeat the grouped K-fold with seeds SEED, SEED+1, ...; metrics are averaged per task."),
@@ -415,11 +415,11 @@ def _progress(label: str, stack):
 @main.command()
 @_sweep_options
 @click.option("--metric", default=C.DEFAULT_METRIC, show_default=True, help="Selection metric; one the protocol reports.")
-@click.option("--model-name", default="medicalrec", show_default=True, help="Registered model name.")
+@click.option("--model-name", default=C.DEFAULT_MODEL_NAME, show_default=True, help="Registered model name.")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Refit, export and register the best transformer; --no-register: compare only (what "
                    "`mlflow run . -e evaluate` runs).")
-@click.option("--experiment", default="medicalrec", show_default=True,
+@click.option("--experiment", default=C.DEFAULT_MODEL_NAME, show_default=True,
               help="MLflow experiment of the parent run (under `mlflow run`: the launcher's run and experiment).")
 @click.option("--transformer-params", default="{}", show_default=True,
               help='JSON overrides of the transformer\'s parameters, e.g. \'{"max_epochs": 10}\'.')
@@ -498,7 +498,7 @@ def _with_candidates(overrides: dict, path: str) -> dict:
 @click.option("--version", "version", type=int, default=None, help="Version to promote [default: the newest].")
 @click.option("--force", is_flag=True, help="Promote without the quality gate (recorded as forced).")
 @click.option("--rollback", "do_rollback", is_flag=True, help="Swap 'production' and 'previous' instead.")
-@click.option("--model-name", default="medicalrec", show_default=True)
+@click.option("--model-name", default=C.DEFAULT_MODEL_NAME, show_default=True)
 @click.option("--metric", default=C.DEFAULT_METRIC, show_default=True, help="Metric the gate compares.")
 @click.option("--data", default=None,
               help="Validation file (or shipped name) to score both versions on when their CV metrics are not "

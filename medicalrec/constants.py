@@ -84,6 +84,19 @@ SCORE = "score"
 # Default metric: what ``train`` selects the shipped mode by and ``promote`` compares.
 DEFAULT_METRIC = "NDCG@5"
 
+# Defaults the command line shows and the library uses (here, so ``medicalrec --help`` reads them
+# without importing the modules that use them).
+DEFAULT_MODEL_NAME = "medicalrec"  # registered model name, and the MLflow experiment of training
+PRODUCTION_ALIAS = "production"  # the registry alias batch scoring reads
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@{PRODUCTION_ALIAS}"
+DEFAULT_FOLDS = 5  # grouped cross-validation folds
+DEFAULT_TOP_K = 10  # models per scored task
+DEFAULT_SCORING_CHUNK = 50_000  # task rows read and scored at a time
+DEFAULT_MAX_PROBLEMS = 100  # bad values listed before the list stops
+DEFAULT_GENERATED_RECORDS = 5_000  # synthetic records of ``bench generate``
+DEFAULT_GENERATOR_CHUNK = 50_000  # synthetic records built and written at a time
+DEFAULT_DESCRIBE_TOP = 10  # models and domains ``bench describe`` lists
+
 # Scoring output: one row per task and ranked model (batch files, Spark, the pyfunc model).
 SUPPORT = "support"  # training records of the model on the nearest training tasks
 NEAREST_TASKS = "nearest_tasks"  # "ref / task | ..." of the nearest training tasks

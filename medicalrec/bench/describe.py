@@ -13,7 +13,7 @@ from medicalrec.bench.loading import Bench
 from medicalrec.bench.modes import MODES
 from medicalrec.bench.tasks import add_relevance
 
-DEFAULT_TOP = 10
+DEFAULT_TOP = C.DEFAULT_DESCRIBE_TOP
 
 
 def describe(bench_or_frame: Bench | pd.DataFrame, top: int = DEFAULT_TOP) -> dict:

@@ -105,8 +105,8 @@ Missingness (fraction of records; like a literature table, decided per paper or 
     balanced_accuracy     0.85    paper
     ====================  ======  ===========================================================
 
-    Missing means "not reported": the latent model always uses the true value. Rates are met
-    within 0.04 on 20,000 records (per-paper decisions make them noisier than per-record ones).
+    Missing means "not reported": the latent model always uses the true value. Per-paper decisions
+    make the rates noisier than per-record ones would.
     Counts are consistent: ``n_train + n_val + n_test <= n_samples`` (15% of tasks exclude up to 5%
     of images), with k-fold cross-validation ``n_test = n_samples / k`` and ``n_val = 0``.
 
@@ -118,9 +118,7 @@ Determinism and scale
     chunk plus one paper of rows in memory). The catalogue stays at 511 models whatever the size;
     papers grow as about one per 10 records and tasks as about one per 6 (5,000 records: 519
     papers, 896 tasks, 404 distinct models; 1,000,000 records: 99,906 papers, 167,013 tasks, all
-    511 models). Measured on 2 shared cores (``/usr/bin/time -v``, default chunk of 50,000 rows):
-    5,000 records 0.3 s and 129 MB peak RSS (101 MB of it is importing pandas and pyarrow);
-    1,000,000 records 48 s and 195 MB to CSV (219 MB file), 41 s and 210 MB to Parquet (14 MB).
+    511 models). Time and memory: README, Benchmarks.
 """
 
 from __future__ import annotations
@@ -140,9 +138,9 @@ from medicalrec import constants as C
 from medicalrec.errors import ConfigError
 
 GENERATOR_VERSION = "1"
-DEFAULT_N_RECORDS = 5_000
+DEFAULT_N_RECORDS = C.DEFAULT_GENERATED_RECORDS
 DEFAULT_SEED = 0
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = C.DEFAULT_GENERATOR_CHUNK
 DEFAULT_OUT = "medicalrec_synthetic_bench.csv"
 SYNTHETIC_PREFIX = "SYNTHETIC-"
 

@@ -35,7 +35,7 @@ from medicalrec import constants as C
 from medicalrec.bench import schema as S
 from medicalrec.errors import ConfigError, DataFileError, Problem, SchemaError, ValidationError
 
-DEFAULT_MAX_PROBLEMS = 100
+DEFAULT_MAX_PROBLEMS = C.DEFAULT_MAX_PROBLEMS
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 # Text formats may also come gzip-compressed (``corpus.csv.gz``), as the shipped corpus does.

@@ -38,7 +38,7 @@ from medicalrec.bench.tasks import task_queries, task_table, with_task_ids
 from medicalrec.errors import ConfigError, ModelError
 from medicalrec.recommenders.base import Recommender, TrainingSet
 
-DEFAULT_N_SPLITS = 5
+DEFAULT_N_SPLITS = C.DEFAULT_FOLDS
 LEAVE_ONE_OUT = 0  # n_splits value meaning one fold per group (leave-task-out / leave-ref-out)
 MIN_TASK_MODELS = 2  # tasks with fewer evaluated models are skipped by the task protocol
 

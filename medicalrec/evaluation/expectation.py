@@ -18,7 +18,7 @@ import pandas as pd
 from medicalrec import constants as C
 from medicalrec.serving.expectation import EXPECTED_METRIC, INTERVAL, ExpectedPerformance, metric_table
 
-DEFAULT_FOLDS = 5
+DEFAULT_FOLDS = C.DEFAULT_FOLDS
 
 
 def held_out_predictions(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, seed: int = 0,

@@ -46,10 +46,10 @@ import numpy as np
 from medicalrec import constants as C
 from medicalrec.errors import ConfigError, ModelError
 
-PRODUCTION = "production"
+PRODUCTION = C.PRODUCTION_ALIAS
 PREVIOUS = "previous"
 PROMOTIONS_EXPERIMENT = "medicalrec-promotions"
-DEFAULT_MODEL_NAME = "medicalrec"
+DEFAULT_MODEL_NAME = C.DEFAULT_MODEL_NAME
 DEFAULT_METRIC = C.DEFAULT_METRIC
 ROLLED_BACK_TAG = "rolled_back"
 

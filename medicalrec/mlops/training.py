@@ -80,12 +80,12 @@ class TrainConfig:
     recommenders: str = "all"  # comma list of registry names, or "all" (13)
     seed: int = 0  # folds, model initialisation and every random choice
     metric: str = C.DEFAULT_METRIC  # selection metric; must be one the protocol reports
-    folds: int = 5  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
+    folds: int = C.DEFAULT_FOLDS  # grouped folds; 0 = leave-one-group-out; more than groups is clipped
     repeats: int = 1  # grouped K-fold repeated with seeds seed, seed+1, ... (metrics averaged per task)
     group_by: str | None = None  # what task-protocol folds hold out whole (bench.splits.GROUPINGS); None: dataset, else task
     workers: int = field(default_factory=_default_workers)  # fit processes; results do not depend on it
-    model_name: str = "medicalrec"  # registered model name
-    experiment: str = "medicalrec"  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
+    model_name: str = C.DEFAULT_MODEL_NAME  # registered model name
+    experiment: str = C.DEFAULT_MODEL_NAME  # MLflow experiment (ignored under ``mlflow run``: its run's experiment)
     register: bool = True  # refit, export and register the best transformer (False: compare only)
     transformer_params: dict = field(default_factory=dict)  # TransformerConfig overrides (e.g. max_epochs)
     recommender_params: dict[str, dict] = field(default_factory=dict)  # other recommenders' overrides

@@ -35,7 +35,7 @@ from medicalrec.serving.scorer import (DEFAULT_TOP_K, EVIDENCE_SIDE, InputNotes,
 
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 ON_ERROR = ("fail", "skip")
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = C.DEFAULT_SCORING_CHUNK
 MAX_NOTES = 20  # loader notes (encoding, percent metrics, merged spellings) kept in the summary
 DUPLICATE_ID = "a task id not used by an earlier row (duplicate)"
 

@@ -40,7 +40,7 @@ from medicalrec.serving.tradeoff import Limits, allowed, near_first, pareto_fron
 from medicalrec.serving.files import escape_formula, escape_formulas
 
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_TOP_K = 10
+DEFAULT_TOP_K = C.DEFAULT_TOP_K
 SIGNIFICANT_DIGITS = 6
 ORT_BATCH = 256  # rows per ONNX Runtime call: on CPU, bigger batches only add memory traffic
 # Distinct rows scored and cut to their top-k at a time (memory per chunk in top_k); a multiple of

@@ -8,12 +8,11 @@ through the loader's ``normalize`` (``required=()``) and ``Scorer.arrow_table``,
 ``distance``) on either engine. ``mapInArrow`` rather than ``mapInPandas``: both ends of the batch
 function are Arrow already (cells become text the way the loader's Parquet reader makes them, and
 ``arrow_table`` builds the output), and it keeps pyspark's own pandas conversion, which pyspark 4
-says does not yet fully support pandas 3, out of the data path. (Measured, the two pandas
-conversions would cost only ~5% of the batch function's time.)
+says does not yet fully support pandas 3, out of the data path.
 
 Shipping the model: the bundle is resolved on the driver (a ``models:/`` URI is downloaded there, so
-executors need neither MLflow nor the registry) and its two files (< 1 MB for the transformer) are
-broadcast. Each executor Python process writes them to a temporary directory once, builds one
+executors need neither MLflow nor the registry) and its two small files are broadcast. Each
+executor Python process writes them to a temporary directory once, builds one
 ``Scorer`` (one ONNX Runtime session) and keeps it in ``_SCORERS``, keyed by the files' sha256 (+
 device and threads), for every later batch and task that process runs (``spark.python.worker.reuse``,
 on by default). A broadcast works the same on local, standalone, YARN and Kubernetes masters and
@@ -69,7 +68,7 @@ from medicalrec.serving.tradeoff import Limits
 APP_NAME = "medicalrec-score"
 PYSPARK_MISSING = "Spark engine needs pyspark: pip install 'medicalrec[spark]'"
 SPARK_INPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
-MAX_PROBLEMS = 100  # bad values reported from the failing batch (the loader's default cap)
+MAX_PROBLEMS = C.DEFAULT_MAX_PROBLEMS  # bad values reported from the failing batch (the loader's default cap)
 WORKER_ERROR_MARK = "medicalrec-worker-error "
 PARQUET_COMPRESSION = "zstd"
 SPARK_TYPES = {C.TASK_ID: "string", C.RANK: "int", C.MODEL: "string", C.SCORE: "double", C.SUPPORT: "int",
@@ -236,8 +235,8 @@ def spark_session(master: str | None = None, batch_rows: int | None = None):
     """The running Spark session, else a new one named ``medicalrec-score`` (on ``master`` when
     given, e.g. ``local[4]``, ``spark://host:7077``, ``yarn``; else what ``spark-submit`` or the
     Spark configuration says). ``batch_rows`` sets ``spark.sql.execution.arrow.maxRecordsPerBatch``,
-    the task rows per batch-function call (Spark's default 10,000; 50,000, the local scorer's chunk,
-    was ~15% faster per row here). ``ConfigError`` without pyspark or for a Spark Connect session."""
+    the task rows per batch-function call (Spark's default is 10,000; the CLI passes the local
+    scorer's chunk size). ``ConfigError`` without pyspark or for a Spark Connect session."""
     _require_pyspark()
     from pyspark.sql import SparkSession
 
