@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -269,6 +270,21 @@ def test_rows_round_trip_through_the_csv_format(catalogue):
         assert parse_row(format_row(row)) == row
     with pytest.raises(ValueError):
         parse_row({"model": "x"})
+
+
+def test_a_bad_catalogue_file_names_the_line_and_column():
+    from medicalrec.catalogue.catalogue import read_catalogue
+    from medicalrec.errors import DataFileError
+
+    text = (REPO / "medicalrec" / "catalogue" / "data" / "model_catalogue.csv").read_text(encoding="utf-8")
+    header, first, second = text.splitlines()[:3]
+    row = dict(zip(CSV_COLUMNS, next(csv.reader([first]))))
+    out = io.StringIO()
+    csv.writer(out).writerow({**row, "params_m": "12,5"}.values())
+    with pytest.raises(DataFileError, match=r"model catalogue line 3: column 'params_m': '12,5' is not a number"):
+        read_catalogue("\n".join([header, second, out.getvalue()]))
+    with pytest.raises(DataFileError, match="model catalogue line 3: duplicate model"):
+        read_catalogue("\n".join([header, first, first]))
 
 
 def test_unknown_values_are_empty_cells_in_the_shipped_table():

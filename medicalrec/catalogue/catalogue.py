@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Union
 
-from medicalrec.errors import ConfigError
+from medicalrec.errors import ConfigError, DataFileError
 
 from .parser import CATEGORICAL_FIELDS, UNK, ModelAttributes, parse_model_name
 
@@ -53,10 +53,12 @@ def parse_row(row: Mapping[str, str]) -> ModelAttributes:
     values: dict[str, object] = {}
     for name in CSV_COLUMNS:
         cell = (row[name] or "").strip()
-        if name in _INT_FIELDS:
-            values[name] = int(cell) if cell else None
-        elif name in _FLOAT_FIELDS:
-            values[name] = float(cell) if cell else None
+        if name in _INT_FIELDS or name in _FLOAT_FIELDS:
+            kind = int if name in _INT_FIELDS else float
+            try:
+                values[name] = kind(cell) if cell else None
+            except ValueError:
+                raise ValueError(f"column {name!r}: {cell!r} is not {'a whole number' if kind is int else 'a number'}") from None
         elif name in CATEGORICAL_FIELDS:
             values[name] = cell or UNK
         elif name == "cost_source":
@@ -70,9 +72,12 @@ def read_catalogue(text: str) -> dict[str, ModelAttributes]:
     """Rows of a catalogue CSV by model name (a duplicate name is an error, not a silent pick)."""
     rows: dict[str, ModelAttributes] = {}
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        attrs = parse_row(row)
+        try:
+            attrs = parse_row(row)
+        except ValueError as error:
+            raise DataFileError(f"model catalogue line {line}: {error}") from None
         if attrs.model in rows:
-            raise ValueError(f"model catalogue line {line}: duplicate model {attrs.model!r}")
+            raise DataFileError(f"model catalogue line {line}: duplicate model {attrs.model!r}")
         rows[attrs.model] = attrs
     return rows
 

@@ -22,7 +22,7 @@ class DeepFMConfig(TorchConfig):
     # Hidden layers of the deep part. It runs once per (task, model) pair, so it is kept narrow:
     # the batch costs batch_size x n_models x hidden[0] x hidden[1] multiply-adds.
     hidden: tuple[int, ...] = (32, 16)
-    learning_rate: float = 5e-3
+    learning_rate: float = 5e-3  # Adam step size, half the plain factorization machine's
     # Leave-dataset-out on the public corpus (mode III), 3 epochs ranked as well as 5 and 20.
     epochs: int = 3
 

@@ -14,11 +14,11 @@ class GradientBoostingConfig(ClassifierConfig):
     # A multi-class booster grows one tree per candidate model per iteration (hundreds of trees per
     # iteration on the public corpus), so iterations and leaves are few: leave-dataset-out on the
     # public corpus (mode III), 2 iterations of 8 leaves ranked as well as 4 and as 15 of 15 leaves.
-    max_iter: int = 2
-    learning_rate: float = 0.3
-    max_leaf_nodes: int = 8
-    min_samples_leaf: int = 20
-    l2_regularization: float = 1.0
+    max_iter: int = 2  # boosting iterations (each grows one tree per candidate model)
+    learning_rate: float = 0.3  # shrinkage; large, as there are only two iterations
+    max_leaf_nodes: int = 8  # leaves per tree
+    min_samples_leaf: int = 20  # records a leaf needs (a floor against fitting single papers)
+    l2_regularization: float = 1.0  # on leaf values
 
 
 class GradientBoosting(ClassifierRecommender):

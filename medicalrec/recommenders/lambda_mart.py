@@ -18,10 +18,10 @@ BOOSTER_FILE = "booster.txt"  # LightGBM's own text format: no pickle
 
 @dataclass
 class LambdaMartConfig:
-    n_estimators: int = 100
-    learning_rate: float = 0.05
-    num_leaves: int = 15
-    min_child_samples: int = 20
+    n_estimators: int = 100  # boosting rounds
+    learning_rate: float = 0.05  # shrinkage per round
+    num_leaves: int = 15  # leaves per tree: few, for a few thousand (task, model) rows
+    min_child_samples: int = 20  # rows a leaf needs (a floor against fitting single tasks)
     label_levels: int = 5  # within-task gain in [0, 1] binned into this many relevance grades
 
     def __post_init__(self):

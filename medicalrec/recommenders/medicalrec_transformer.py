@@ -78,9 +78,9 @@ class TransformerConfig:
     """Defaults from leave-dataset-out cross-validation on the public corpus (README, "Results")."""
 
     d_model: int = 32  # width of every token and candidate embedding
-    n_heads: int = 4
-    n_layers: int = 1
-    dim_feedforward: int = 64
+    n_heads: int = 4  # attention heads over the task's feature tokens (d_model / n_heads wide each)
+    n_layers: int = 1  # encoder layers: a task is a handful of tokens, one layer mixes them
+    dim_feedforward: int = 64  # the encoder layer's hidden width (2 x d_model)
     objective: str = "task"  # "task": rank a task's models by how well they did; "record": predict a record's model
     temperature: float = 0.25  # ListNet temperature on within-task gains (and on the output softmax)
     # "effects": the prior is each candidate's effect in metric units (task level + model effect fit);
@@ -135,9 +135,9 @@ class TransformerConfig:
     delta_l2: float = 0.5  # penalty on the learned adjustment: it must earn its place
     feature_mask_prob: float = 0.15  # chance to hide any task feature while training
     id_mask_prob: float = 0.2  # chance to hide a candidate's id (so attributes carry unseen ones)
-    lr: float = 0.01
-    weight_decay: float = 1e-4
-    max_epochs: int = 40
+    lr: float = 0.01  # AdamW step size; full-batch steps on a few thousand pairs
+    weight_decay: float = 1e-4  # AdamW's decoupled weight decay, on top of delta_l2
+    max_epochs: int = 40  # most full-batch steps; the gate picks fewer (often 0: the prior alone)
     patience: int = 8  # gate epochs without a better held-out loss before an inner fold stops
     inner_folds: int = 3  # dataset-grouped inner folds of the gate; 0 = no gate, train max_epochs
     # Validation loss a trained epoch must gain over the prior alone. At 0.01 the gate opened in some

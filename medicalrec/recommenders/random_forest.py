@@ -9,12 +9,12 @@ from medicalrec.recommenders.sklearn_utils import ClassifierConfig, ClassifierRe
 
 @dataclass
 class RandomForestConfig(ClassifierConfig):
-    n_estimators: int = 150
+    n_estimators: int = 150  # trees averaged
     # Depth and leaf limits keep the forest (and its saved file) small: the real corpus has ~100
     # distinct tasks, so deeper trees only memorise records.
     max_depth: int | None = 12
     min_samples_leaf: int = 5
-    n_jobs: int = 1
+    n_jobs: int = 1  # processes while fitting: the sweep already runs folds in parallel
 
 
 class RandomForest(ClassifierRecommender):

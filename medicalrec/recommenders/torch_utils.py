@@ -55,9 +55,9 @@ class TorchConfig:
     # Leave-dataset-out on the public corpus (mode III), 8 epochs ranked as well as 20 (the FM, the
     # two-tower) in about half the time; the sweep's time budget is in the README.
     epochs: int = 8
-    batch_size: int = 128
-    learning_rate: float = 1e-2
-    weight_decay: float = 1e-5
+    batch_size: int = 128  # records per step
+    learning_rate: float = 1e-2  # Adam step size
+    weight_decay: float = 1e-5  # Adam's L2 penalty on every weight
     # Weight of the record's own model in the target; the rest is the task's listwise target.
     record_weight: float = 0.2
     # Probability of hiding all performance features (accuracy ... auc) of a training example, drawn
