@@ -241,8 +241,9 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
           --output hdfs:///recs/2024-06-01
       medicalrec score --input tasks.csv --output cheap.csv --top-k all --within 1 --max-gflops 5
 
-    Exit codes: 0 done, 2 bad input/model/option (one line on stderr saying what and where),
-    3 --on-error skip rejected every row: nothing scored (the reasons are in the rejects file).
+    Exit codes: 0 done (also for an input with a header and no rows: a header-only output),
+    2 bad input/model/option (one line on stderr saying what and where), 3 --on-error skip
+    rejected every row: nothing scored (the reasons are in the rejects file).
     """
     from medicalrec.serving.tradeoff import Limits
 
@@ -281,7 +282,7 @@ def score(model: str, input_path: str, output_path: str, engine: str, master: st
         summary.notes.append(f"logged to MLflow run {log_scoring_run(summary)}")
     if not quiet:
         click.echo(format_summary(summary), err=True)
-    if summary.rows_scored == 0:
+    if summary.rows_scored == 0 and summary.rows_rejected:
         click.echo(f"error: {input_path}: nothing scored, all {summary.rows_rejected} task row(s) were rejected; "
                    f"the reasons are in {summary.rejects_path}", err=True)
         sys.exit(EXIT_NOTHING_SCORED)

@@ -97,6 +97,18 @@ def test_score_refuses_a_misspelled_feature_column_and_writes_nothing(tmp_path, 
     assert validated.exit_code == 2 and "reads like 'domain'" in validated.output
 
 
+def test_score_of_a_header_only_file_writes_a_header_only_output_and_exits_0(tmp_path, scoring_bundle):
+    """A night without new tasks is not an alert: yesterday's output is replaced by an empty one."""
+    _, bundle, _ = scoring_bundle
+    tasks, output = tmp_path / "tasks.csv", tmp_path / "recs.csv"
+    tasks.write_text("task_id,domain,n_samples\n")
+    output.write_text("yesterday\n")
+    result = run("score", "--model", str(bundle.directory), "--input", str(tasks), "--output", str(output))
+    assert result.exit_code == 0, result.output
+    assert "no tasks" in result.output
+    assert output.read_text().splitlines() == [",".join(C.OUTPUT_COLUMNS)]
+
+
 def test_score_top_k_must_be_a_positive_number_or_all(tmp_path):
     result = run("score", "--input", "x.csv", "--output", "y.csv", "--top-k", "0")
     assert result.exit_code == 2 and "at least 1" in result.output

@@ -331,9 +331,11 @@ def test_unreadable_inputs(scoring_bundle, tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(DataFileError, match="empty"):
         score_file(bundle, tmp_path / "empty.csv", out)
-    (tmp_path / "header.csv").write_text("task_id,domain,n_samples\n")
-    with pytest.raises(DataFileError, match="no tasks"):
-        score_file(bundle, tmp_path / "header.csv", out)
+    (tmp_path / "header.csv").write_text("task_id,domain,n_samples\n")  # a night without new tasks: not a failure
+    summary = score_file(bundle, tmp_path / "header.csv", out)
+    assert summary.rows_scored == 0 and f"no tasks: {tmp_path / 'header.csv'} has a header but no data rows" in summary.notes[-1]
+    assert list(pd.read_csv(out).columns) == list(C.OUTPUT_COLUMNS) and pd.read_csv(out).empty
+    out.unlink()
     (tmp_path / "tasks.json").write_text("{}")
     with pytest.raises(DataFileError, match="unknown file type"):
         score_file(bundle, tmp_path / "tasks.json", out)

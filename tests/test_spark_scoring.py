@@ -217,12 +217,15 @@ def test_column_and_input_problems(spark, bundle, tmp_path):
         "no_id.csv": ("domain,n_samples\nSkin,10\n", SchemaError, "needs a 'task_id' column"),
         "other.csv": ("task_id,name,price\na,bread,2\n", SchemaError, "none of the model's features"),
         "two_ids.csv": ("task_id,Task ID,domain\na,b,Skin\n", SchemaError, "all mean 'task_id'"),
-        "header_only.csv": ("task_id,domain,n_samples\n", DataFileError, "no tasks"),
     }
     for name, (text, kind, message) in cases.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(kind, match=message):
             score_spark(str(tmp_path / name), bundle, output_path=str(tmp_path / "recs"), spark=spark)
+    (tmp_path / "header_only.csv").write_text("task_id,domain,n_samples\n")  # a night without new tasks
+    score_spark(str(tmp_path / "header_only.csv"), bundle, output_path=str(tmp_path / "empty"), spark=spark)
+    empty = pd.read_parquet(tmp_path / "empty")
+    assert empty.empty and list(empty.columns) == list(C.OUTPUT_COLUMNS)
     with pytest.raises(DataFileError, match="no such file"):
         score_spark(str(tmp_path / "missing.parquet"), bundle, spark=spark)
     with pytest.raises(DataFileError, match="no such table or file"):

@@ -365,8 +365,11 @@ def score_file(
                 summary.output_rows += table.num_rows
             if progress is not None:
                 progress(summary.rows_read)
-        if validator.headers is None or summary.rows_read == summary.rows_blank:
-            raise DataFileError(f"{input_path}: no tasks (the file has a header but no data rows)")
+        if validator.headers is None:
+            raise DataFileError(f"{input_path}: no header and no rows; is this a task file?")
+    if summary.rows_read == summary.rows_blank:  # a night without new tasks: an empty output, not a failure
+        summary.notes.append(f"no tasks: {input_path} has a header but no data rows, so {output_path} holds "
+                             "only its header")
     summary.notes += input_notes.notes()
     if evidence_path is None:
         _remove_stale_side_file(input_path, output_path, summary)

@@ -218,7 +218,7 @@ def score_spark(
     if target is None:
         return ranked
     try:
-        _write_replacing(ranked, target, source, stats)
+        _write_replacing(ranked, target)
     finally:
         shipped.destroy()
     return spark.read.parquet(str(output_path))
@@ -522,12 +522,12 @@ def _output_target(spark, output_path: str, input_source) -> _Target:
     return _Target(fs, target, temporary, backup, output_path)
 
 
-def _write_replacing(ranked, target: _Target, source: str, stats: SparkScoringStats) -> None:
+def _write_replacing(ranked, target: _Target) -> None:
     """Write ``ranked`` as Parquet into the hidden sibling ``target.temporary``, then swap it in:
-    an earlier output is replaced only after the new one is complete. (On object stores a rename
-    is a copy: slower, and not atomic.)"""
+    an earlier output is replaced only after the new one is complete; an input without tasks gives
+    an empty output, as the local engine writes. (On object stores a rename is a copy: slower, and
+    not atomic.)"""
     fs = target.fs
-    scored_before = stats.tasks_scored
     try:
         try:
             ranked.write.option("compression", PARQUET_COMPRESSION).parquet(target.temporary.toString())
@@ -536,8 +536,6 @@ def _write_replacing(ranked, target: _Target, source: str, stats: SparkScoringSt
             if rebuilt is not None:
                 raise rebuilt from None
             raise
-        if stats.tasks_scored == scored_before:
-            raise DataFileError(f"{source}: no tasks (no rows, or only empty rows)")
         _swap_in(fs, target)
     finally:
         if fs.exists(target.temporary):
