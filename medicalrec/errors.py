@@ -32,6 +32,11 @@ def shown_value(value: object, limit: int = SHOWN_VALUE_CHARACTERS) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def shown_cell(value: object) -> str:
+    """A file cell's value for a message: ``shown_value``, or "an empty cell" for a missing one (None)."""
+    return "an empty cell" if value is None else shown_value(value)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad value: where it is, what it is, what was expected."""
@@ -42,7 +47,7 @@ class Problem:
     expected: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column!r}: got {shown_value(self.value)}, expected {self.expected}"
+        return f"row {self.row}, column {self.column!r}: got {shown_cell(self.value)}, expected {self.expected}"
 
 
 class ValidationError(MedicalRecError):

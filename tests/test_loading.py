@@ -556,3 +556,9 @@ def test_extra_columns_unlike_a_missing_bench_column_are_kept():
     raw = pd.DataFrame({"task_id": ["t1"], "domain": ["Skin"], **{name: ["x"] for name in names}}, dtype=object)
     result = normalize(raw, "tasks.csv", required=())
     assert list(result.frame.columns[-len(names) - 1:]) == ["task_id"] + names
+
+
+def test_a_problem_shows_a_missing_value_as_an_empty_cell():
+    assert str(Problem(3, "task_id", None, "a task id")) == "row 3, column 'task_id': got an empty cell, expected a task id"
+    assert str(Problem(4, "n_samples", "many", "a whole number")) == \
+        "row 4, column 'n_samples': got 'many', expected a whole number"

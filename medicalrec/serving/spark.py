@@ -57,7 +57,7 @@ import pandas as pd
 
 from medicalrec import constants as C
 from medicalrec import errors
-from medicalrec.errors import ConfigError, DataFileError, MedicalRecError, Problem, SchemaError, ValidationError, shown_value
+from medicalrec.errors import ConfigError, DataFileError, MedicalRecError, Problem, SchemaError, ValidationError, shown_cell
 from medicalrec.serving.batch import check_columns, check_task_ids
 from medicalrec.serving.bundle import METADATA_FILE, ONNX_FILE, Bundle, read_bundle, resolve_bundle
 from medicalrec.atomic import temp_name
@@ -87,7 +87,7 @@ class TaskProblem(Problem):
 
     def __str__(self) -> str:
         where = f"task {self.task_id!r}" if self.task_id is not None else "a row without a task id"
-        return f"{where}, column {self.column!r}: got {shown_value(self.value)}, expected {self.expected}"
+        return f"{where}, column {self.column!r}: got {shown_cell(self.value)}, expected {self.expected}"
 
 
 class SparkScoringStats:
