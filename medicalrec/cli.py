@@ -16,6 +16,7 @@ from medicalrec import __version__
 from medicalrec import constants as C
 from medicalrec.bench.defaults import DATA_HELP, DEFAULT_DATA
 from medicalrec.errors import ConfigError, MedicalRecError, ValidationError
+from medicalrec.recommenders import RECOMMENDERS
 
 EXIT_USER_ERROR = 2
 EXIT_NOTHING_SCORED = 3  # score --on-error skip rejected every row
@@ -373,7 +374,7 @@ def _sweep_options(command):
                           "where the file has that column, else by task)."),
         click.option("--modes", default="I,II,III,IV", show_default=True, help='Comma list of feature modes, or "all".'),
         click.option("--recommenders", "--models", "recommenders", default="all", show_default=True,
-                     help='Comma list of recommender names, or "all" (see medicalrec/recommenders/__init__.py).'),
+                     help=f'Comma list of recommender names, or "all": {", ".join(RECOMMENDERS)}.'),
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Seed of the folds and of every recommender."),
         click.option("--folds", type=_Folds(), default=str(C.DEFAULT_FOLDS), show_default=True,
