@@ -168,7 +168,7 @@ def evaluate(
     rows, task_rows, timing_rows = [], [], []
     for job, (values, n_queries, per_task, fit_seconds, score_seconds) in zip(jobs, outputs):
         repeat, fold, _ = splits[job.split]
-        key = {"protocol": protocol, C.MODE: job.mode, C.RECOMMENDER: job.recommender, C.REPEAT: repeat, C.FOLD: fold}
+        key = {C.PROTOCOL: protocol, C.MODE: job.mode, C.RECOMMENDER: job.recommender, C.REPEAT: repeat, C.FOLD: fold}
         for metric, value in values.items():
             rows.append({**key, C.METRIC: metric, C.VALUE: value, "n_queries": n_queries, "fit_seconds": fit_seconds})
         for task_id, metrics in per_task:

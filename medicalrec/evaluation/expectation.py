@@ -42,10 +42,10 @@ def held_out_predictions(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, s
         if calibrate:
             inner = held_out_predictions(train_records, n_splits, seed, metric, group_by, calibrate=False)
             model = model.with_interval(inner["actual"] - inner["expected"])
-        out = truth.rename(columns={"value": "actual"}).assign(fold=fold)
+        out = truth.rename(columns={C.VALUE: "actual"}).assign(**{C.FOLD: fold})
         out["expected"] = model.expected(out[C.MODEL])
-        means = train_table.groupby(C.MODEL)["value"].mean()
-        out["baseline"] = out[C.MODEL].map(means).fillna(float(train_table["value"].mean())).to_numpy(dtype=float)
+        means = train_table.groupby(C.MODEL)[C.VALUE].mean()
+        out["baseline"] = out[C.MODEL].map(means).fillna(float(train_table[C.VALUE].mean())).to_numpy(dtype=float)
         if calibrate:
             out["low"], out["high"] = model.interval(out["expected"].to_numpy())
         parts.append(out)
@@ -58,7 +58,7 @@ def repeated_predictions(records: pd.DataFrame, n_splits: int = DEFAULT_FOLDS, s
                          metric: str = EXPECTED_METRIC, group_by: str | None = None) -> pd.DataFrame:
     """``held_out_predictions`` for seeds ``seed, seed + 1, ...`` (as ``evaluate --repeats``), with
     a ``repeat`` column."""
-    return pd.concat([held_out_predictions(records, n_splits, seed + r, metric, group_by).assign(repeat=r)
+    return pd.concat([held_out_predictions(records, n_splits, seed + r, metric, group_by).assign(**{C.REPEAT: r})
                       for r in range(repeats)], ignore_index=True)
 
 
@@ -75,8 +75,8 @@ def interval_report(predictions: pd.DataFrame) -> dict[str, float]:
     With several ``repeat`` values, each is summarised alone and the summaries are averaged.
     """
     p = predictions
-    if "repeat" in p and p["repeat"].nunique() > 1:
-        reports = [interval_report(part.drop(columns="repeat")) for _, part in p.groupby("repeat")]
+    if C.REPEAT in p and p[C.REPEAT].nunique() > 1:
+        reports = [interval_report(part.drop(columns=C.REPEAT)) for _, part in p.groupby(C.REPEAT)]
         return {key: float(np.mean([r[key] for r in reports])) for key in reports[0]}
     per_task = p.assign(
         covered=((p["actual"] >= p["low"]) & (p["actual"] <= p["high"])).astype(float),
@@ -113,7 +113,7 @@ def write_expected_report(records: pd.DataFrame, out: str | Path, n_splits: int 
         return None
     report = interval_report(predictions)
     out = Path(out)
-    first = predictions[predictions["repeat"] == 0]
+    first = predictions[predictions[C.REPEAT] == 0]
     subtitle = (f"{data_label}, folds grouped by {cv_grouping(records, C.PROTOCOL_TASK, group_by)}, {n_splits} folds "
                 f"(seed {seed}): {first[C.TASK_ID].nunique()} held-out tasks reporting AUC, {len(first)} (task, model) pairs")
     paths = write_together({

@@ -110,7 +110,7 @@ def plot_at_k(summary: pd.DataFrame, family: str, path: str | Path, title: str |
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[len(modes):]:
         ax.set_visible(False)
-    protocol = summary[C.PROTOCOL].iloc[0] if "protocol" in summary and len(summary) else ""
+    protocol = summary[C.PROTOCOL].iloc[0] if C.PROTOCOL in summary and len(summary) else ""
     heading = title or f"{family}@K, {protocol} protocol".strip(", ")
     fig.suptitle(heading + (f"\n{subtitle}" if subtitle else ""), fontsize=12)
     handles, labels = axes.flat[0].get_legend_handles_labels()

@@ -50,7 +50,7 @@ def summarize(evaluation: Evaluation, reference: str = REFERENCE) -> pd.DataFram
         summary["mean"] = per_metric.mean().reindex(summary.index)
         summary["n_tasks"] = per_metric.count().reindex(summary.index)
         wide = long.pivot_table(index=[C.PROTOCOL, C.MODE, C.METRIC, C.TASK_ID], columns=C.RECOMMENDER,
-                                values="value", dropna=False)
+                                values=C.VALUE, dropna=False)
         if reference in wide:
             for (protocol, mode, recommender, metric) in summary.index:
                 if recommender == reference or recommender not in wide:
@@ -92,7 +92,7 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str] | None = None, dec
     reference. The best mean per mode and metric is bold (lowest for Regret@1)."""
     if metrics is None:
         present = list(dict.fromkeys(summary[C.METRIC]))
-        protocols = list(dict.fromkeys(summary[C.PROTOCOL])) if "protocol" in summary else list(C.PROTOCOLS)
+        protocols = list(dict.fromkeys(summary[C.PROTOCOL])) if C.PROTOCOL in summary else list(C.PROTOCOLS)
         known = [m for p in protocols if p in C.PROTOCOLS for m in metric_names(p)]
         metrics = [m for m in dict.fromkeys(known) if m in present] + [m for m in present if m not in known]
     metrics = list(metrics)

@@ -35,12 +35,12 @@ def metric_table(records: pd.DataFrame, metric: str = EXPECTED_METRIC) -> pd.Dat
     frame = with_task_ids(records)
     if metric not in frame:
         return pd.DataFrame({C.TASK_ID: pd.Series(dtype=object), C.MODEL: pd.Series(dtype=object),
-                             "value": pd.Series(dtype=float)})
+                             C.VALUE: pd.Series(dtype=float)})
     values = pd.to_numeric(frame[metric], errors="coerce")
     keep = values.notna() & frame[C.MODEL].notna()
     table = pd.DataFrame({C.TASK_ID: frame.loc[keep, C.TASK_ID].astype(str),
-                          C.MODEL: frame.loc[keep, C.MODEL].astype(str), "value": values[keep]})
-    return table.groupby([C.TASK_ID, C.MODEL], sort=False)["value"].max().reset_index()
+                          C.MODEL: frame.loc[keep, C.MODEL].astype(str), C.VALUE: values[keep]})
+    return table.groupby([C.TASK_ID, C.MODEL], sort=False)[C.VALUE].max().reset_index()
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class ExpectedPerformance:
         """Fit on ``metric_table`` rows (the interval is calibrated separately: ``with_interval``)."""
         if table.empty:
             raise ValueError(f"no training record reports {metric}; cannot estimate expected {metric}")
-        by_model = table.groupby(C.MODEL)["value"]
-        return cls(metric=metric, fallback=float(table["value"].median()),
+        by_model = table.groupby(C.MODEL)[C.VALUE]
+        return cls(metric=metric, fallback=float(table[C.VALUE].median()),
                    medians={m: float(v) for m, v in by_model.median().items()},
                    tasks={m: int(n) for m, n in by_model.size().items()})
 
