@@ -271,6 +271,36 @@ def test_a_versions_own_training_tasks_do_not_judge_it(registry, store, tmp_path
     assert "task(s) left out" in decision.reason and not decision.reason.startswith("NDCG@5 is undefined")
 
 
+@pytest.mark.parametrize("respell", ["case and spaces", "own task ids", "empty ref", "same source"])
+def test_training_tasks_respelled_still_do_not_judge_it(registry, store, tmp_path, respell):
+    """The demo table under another spelling is still the versions' training data: ref and task in
+    other case and spacing, the file's own ``task_id`` column, an empty ``ref``, or new task names
+    from a source the versions were trained on."""
+    from medicalrec.bench.defaults import DECATHLON, shipped_data_path
+
+    name, add, client = registry
+    add(0.5, data_hash=HASH_A)
+    promote(name)
+    add(0.6, data_hash=HASH_B, model_uri=store["reversed_uri"])
+    records = pd.read_csv(shipped_data_path(DECATHLON))
+    if respell == "case and spaces":
+        records[C.REF] = "  " + records[C.REF].str.upper().str.replace(" ", "  ")
+        records[C.TASK] = records[C.TASK].str.lower()
+        records[C.DOMAIN] = records[C.DOMAIN].str.upper()
+    elif respell == "own task ids":
+        records[C.TASK_ID] = records[C.TASK]
+        records[C.REF] = records[C.REF] + " (copy)"
+    elif respell == "no ref":
+        records[C.REF] = ""
+    else:
+        records[C.TASK] = records[C.TASK] + " (new split)"
+    path = tmp_path / "respelled.csv"
+    records.to_csv(path, index=False)
+    refused = promote(name, data=str(path))
+    assert (refused.outcome, _alias(client, name, PRODUCTION)) == (REFUSED, "1")
+    assert "10 task(s) left out as training tasks of a version" in refused.reason
+
+
 def test_rollback_swaps_production_and_previous_and_blocks_the_bad_version(registry):
     name, add, client = registry
     add(0.6)

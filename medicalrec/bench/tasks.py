@@ -18,11 +18,20 @@ def assign_task_ids(records: pd.DataFrame) -> pd.Series:
     Without a ``task`` column (or where it is empty) the task name is derived from the
     task-description columns, so identical descriptions inside one ``ref`` share a task.
     """
-    ref = _text(records, C.REF).fillna("")
+    return (_text(records, C.REF).fillna("") + " :: " + task_names(records)).rename(C.TASK_ID)
+
+
+def task_names(records: pd.DataFrame) -> pd.Series:
+    """Each record's task name without its ``ref``: the ``task`` cell, or where that is empty the
+    task-description columns joined."""
     task = _text(records, C.TASK)
-    derived = _description_key(records)
-    name = task.where(task.notna() & (task != ""), derived)
-    return (ref + " :: " + name).rename(C.TASK_ID)
+    return task.where(task.notna() & (task != ""), _description_key(records))
+
+
+def task_key(text: object) -> str:
+    """How two spellings of one task or source compare: case and runs of white space ignored, so
+    ``Brain MRI`` and ``brain  mri`` name the same thing."""
+    return " ".join(str(text).casefold().split())
 
 
 def _text(records: pd.DataFrame, column: str) -> pd.Series:

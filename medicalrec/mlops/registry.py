@@ -235,7 +235,8 @@ def _compare(client, decision: Decision, candidate, production, data) -> None:
         values, used, seen = compare_on_data(decision.model_name, [candidate.version, production.version], data, metric)
         decision.candidate_value, decision.production_value = values[str(candidate.version)], values[str(production.version)]
         decision.comparison = RESCORED
-        left_out = f"; {seen} task(s) left out as training tasks of a version" if seen else ""
+        left_out = (f"; {seen} task(s) left out as training tasks of a version or tasks of a source it was "
+                    "trained on") if seen else ""
         where = f"scored on {used} task(s) of {data} with the task protocol{left_out}"
         if decision.candidate_value is None or decision.production_value is None:
             decision.reason = (f"{metric} is undefined on {data}: no task with 2 or more evaluated models that "
@@ -270,7 +271,6 @@ def compare_on_data(model_name: str, versions: list, data: str | Path,
     from medicalrec.bench.loading import load_bench
     from medicalrec.bench.tasks import task_queries, task_table
     from medicalrec.serving.bundle import INPUT_NAME, OUTPUT_NAME, resolve_bundle
-    from medicalrec.serving.evidence import training_task_ids
     from medicalrec.evaluation.crossval import MIN_TASK_MODELS, task_vectors
     from medicalrec.mlops.export import onnx_session
     from medicalrec.bench.defaults import resolve_data
@@ -284,7 +284,7 @@ def compare_on_data(model_name: str, versions: list, data: str | Path,
     truth = task_table(records)
     sizes = truth.groupby(C.TASK_ID, sort=False)[C.MODEL].size()
     bundles = {str(version): resolve_bundle(f"models:/{model_name}/{version}") for version in versions}
-    trained = set().union(*(training_task_ids(bundle.evidence) for bundle in bundles.values()))
+    trained = _seen_task_ids(records, [bundle.evidence for bundle in bundles.values()])
     rated = [task_id for task_id in sizes.index[sizes >= MIN_TASK_MODELS]]
     kept = [task_id for task_id in rated if task_id not in trained]
     queries = task_queries(records).loc[kept] if kept else None
@@ -301,6 +301,29 @@ def compare_on_data(model_name: str, versions: list, data: str | Path,
         finite = [v for v in values if np.isfinite(v)]
         out[version] = float(np.mean(finite)) if finite else None
     return out, len(kept), len(rated) - len(kept)
+
+
+def _seen_task_ids(records, evidences: list[dict]) -> set[str]:
+    """The ``task_id`` of every task of ``records`` that one of the bundles (their ``evidences``)
+    was trained on: its ``ref :: name`` (the bare name when it has no ``ref``) or the file's own
+    ``task_id`` names a training task, or its ``ref`` is a training source."""
+    import pandas as pd
+
+    from medicalrec.bench.tasks import task_key, task_names, with_task_ids
+    from medicalrec.serving.evidence import training_tasks
+
+    tasks, refs = set(), set()
+    for evidence in evidences:
+        more_tasks, more_refs = training_tasks(evidence)
+        tasks |= more_tasks
+        refs |= more_refs
+    records = with_task_ids(records)
+    ref = (records[C.REF].astype(object).fillna("").map(task_key) if C.REF in records
+           else pd.Series("", index=records.index))
+    names = task_names(records).map(task_key)
+    derived = (ref + " :: " + names).where(ref != "", names)
+    seen = derived.isin(tasks) | records[C.TASK_ID].map(task_key).isin(tasks) | ((ref != "") & ref.isin(refs))
+    return set(records.loc[seen, C.TASK_ID])
 
 
 def rollback(model_name: str = DEFAULT_MODEL_NAME) -> Decision:

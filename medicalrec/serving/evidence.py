@@ -53,10 +53,18 @@ def _task_names(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return refs, names
 
 
-def training_task_ids(evidence: dict) -> set[str]:
-    """The ``task_id`` of every training task an evidence dict lists (``ref :: task``), so a file's
-    tasks can be checked against what a bundle was trained on."""
-    return {f"{t['ref']} :: {t['task']}" if t["ref"] else str(t["task"]) for t in evidence.get("tasks", [])}
+def training_tasks(evidence: dict) -> tuple[set[str], set[str]]:
+    """``(tasks, refs)``: the ``task_key`` of every training task an evidence dict lists (both as
+    ``ref :: task`` and as the bare name, which is how a file's own ``task_id`` spells it) and of
+    every non-empty ``ref``, so a file's tasks can be checked against what a bundle was trained on."""
+    from medicalrec.bench.tasks import task_key
+
+    tasks, refs = set(), set()
+    for task in evidence.get("tasks", []):
+        tasks.update({task_key(f"{task['ref']} :: {task['task']}"), task_key(task["task"])})
+        if task["ref"]:
+            refs.add(task_key(task["ref"]))
+    return tasks, refs
 
 
 def _rounded(values: np.ndarray) -> list:
